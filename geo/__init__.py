@@ -1,0 +1,1 @@
+"""Geography: reverse geocoding, projection, boundaries. No Flask, no database."""

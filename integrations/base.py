@@ -1,0 +1,137 @@
+"""The interface between the sync engine and a work-management system.
+
+Designed with both vendors in view: Cartegraph identifies a request by
+``Oid`` and shows ``IDField``; Lucity by ``AutoNumber`` and ``RequestNumber``.
+Cartegraph reports status as text (``Open``/``Closed``), Lucity as numeric
+codes with a closed threshold. The engine sees only ``RemoteRecord`` with
+``remote_id``, ``display_id``, ``status`` and ``closed``, and asks for
+records in batches whose size the connector chooses.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import requests
+
+from .errors import IntegrationConfigError
+from .settings import IntegrationSettings
+
+
+@dataclass(frozen=True)
+class Requester:
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or (self.email or "")
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    """Everything a connector may map onto a new remote request."""
+
+    crm_issue_id: int
+    category_remote_id: str
+    summary: str
+    description: str  # the resident's text plus "question: answer" lines
+    lat: float | None
+    lng: float | None
+    reported_address: str | None
+    verified_address: str | None
+    image_url: str | None
+    requester: Requester
+    answers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str | None:
+        """The ArcGIS-verified address, else what the resident reported."""
+        return self.verified_address or self.reported_address
+
+
+@dataclass(frozen=True)
+class RemoteRecord:
+    """A remote request as the engine needs it; ``fields`` keeps the raw record."""
+
+    remote_id: str
+    display_id: str | None
+    status: str | None
+    closed: bool
+    external_id: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str | None
+    password: str | None
+
+
+def read_secret(env_name: str | None, *, what: str, environ: Mapping[str, str]) -> str | None:
+    """The value of the environment variable ``env_name`` names, or a clear error."""
+    if not env_name:
+        return None
+    value = environ.get(env_name)
+    if value is None or value == "":
+        raise IntegrationConfigError(f"environment variable {env_name} ({what}) is not set")
+    return value
+
+
+class Connector(ABC):
+    """One work-management system, as one integration of one agency sees it."""
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    settings_model: ClassVar[type[IntegrationSettings]] = IntegrationSettings
+    # The feature switches (integrations.settings.FEATURE_SWITCHES) this kind can do.
+    supports: ClassVar[frozenset[str]] = frozenset()
+    # How many remote ids one status query may carry.
+    batch_size: ClassVar[int] = 100
+
+    def __init__(
+        self,
+        settings: IntegrationSettings,
+        *,
+        session: requests.Session | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.environ = os.environ if environ is None else environ
+        self.session = session
+
+    def credentials(self) -> Credentials:
+        name = self.settings.name
+        return Credentials(
+            username=read_secret(
+                self.settings.username_env, what=f"username of {name}", environ=self.environ
+            ),
+            password=read_secret(
+                self.settings.password_env, what=f"password of {name}", environ=self.environ
+            ),
+        )
+
+    @abstractmethod
+    def find_by_external_id(self, crm_issue_id: int) -> RemoteRecord | None:
+        """The remote request Crosswalk created for this CRM issue, if any.
+
+        Called before every create so that a retry after a lost reply adopts
+        the record instead of creating a second one.
+        """
+
+    @abstractmethod
+    def create_request(self, request: OutboundRequest) -> RemoteRecord:
+        """Create the remote request and return it (with its id)."""
+
+    @abstractmethod
+    def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
+        """Current state of up to ``batch_size`` remote requests, in one query."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most connectors hold nothing
+        """Release sessions (sign out where the vendor has sessions)."""

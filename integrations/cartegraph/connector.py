@@ -1,0 +1,155 @@
+"""OpenGov Enterprise Asset Management (formerly Cartegraph): requests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import requests
+
+from ..base import Connector, OutboundRequest, RemoteRecord
+from ..errors import PermanentError, TransientError
+from ..http import VendorHTTP
+from . import filters
+from .settings import CartegraphSettings
+
+SYSTEM = "Cartegraph"
+
+
+class CartegraphConnector(Connector):
+    kind = "cartegraph"
+    label = "OpenGov EAM (Cartegraph)"
+    settings_model = CartegraphSettings
+    supports = frozenset({"sync_categories", "import_requests", "geocode", "import_comments"})
+    settings: CartegraphSettings
+
+    def __init__(
+        self,
+        settings: CartegraphSettings,
+        *,
+        session: requests.Session | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(settings, session=session, environ=environ)
+        self.batch_size = settings.batch_size
+        creds = self.credentials()
+        auth = (creds.username, creds.password or "") if creds.username else None
+        self.http = VendorHTTP(
+            SYSTEM, settings.endpoint, auth=auth, session=session, timeout=settings.timeout
+        )
+
+    # -- records -----------------------------------------------------------
+    @property
+    def request_class(self) -> str:
+        return self.settings.request_class
+
+    def _records(self, body: Any) -> list[dict[str, Any]]:
+        """The records of a ``{"<Class>": [...], "_metadata": ...}`` envelope."""
+        if not isinstance(body, Mapping):
+            raise TransientError(
+                f"expected a {self.request_class} envelope, got {type(body).__name__}",
+                system=SYSTEM,
+            )
+        records = body.get(self.request_class)
+        if records is None:
+            return []
+        if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
+            raise TransientError(
+                f"{self.request_class} in the reply is not a list of records", system=SYSTEM
+            )
+        return [dict(r) for r in records]
+
+    def _query(self, filter_expr: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every record matching ``filter_expr``, following offset paging."""
+        found: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            body = self.http.get(
+                f"classes/{self.request_class}",
+                params={"filter": filter_expr, "limit": limit, "offset": offset},
+            )
+            page = self._records(body)
+            found.extend(page)
+            total = (body.get("_metadata") or {}).get("totalCount")
+            offset += limit
+            if not page or not isinstance(total, int) or offset >= total:
+                return found
+
+    def to_record(self, raw: Mapping[str, Any]) -> RemoteRecord:
+        oid = raw.get("Oid")
+        if oid in (None, ""):
+            raise TransientError(f"a {self.request_class} record has no Oid", system=SYSTEM)
+        status = raw.get("StatusField")
+        external = raw.get(self.settings.external_id_field)
+        return RemoteRecord(
+            remote_id=str(oid),
+            display_id=str(raw["IDField"]) if raw.get("IDField") not in (None, "") else None,
+            status=str(status) if status is not None else None,
+            closed=status in self.settings.closed_statuses,
+            external_id=str(external) if external not in (None, "") else None,
+            fields=dict(raw),
+        )
+
+    # -- Connector interface ----------------------------------------------
+    def find_by_external_id(self, crm_issue_id: int) -> RemoteRecord | None:
+        matches = self._query(filters.equals(self.settings.external_id_field, str(crm_issue_id)))
+        if not matches:
+            return None
+        # Oldest first: if duplicates ever exist, always adopt the same one.
+        matches.sort(key=lambda r: _sort_key(r.get("Oid")))
+        return self.to_record(matches[0])
+
+    def build_record(self, request: OutboundRequest) -> dict[str, Any]:
+        settings = self.settings
+        record: dict[str, Any] = {
+            "IssueField": request.category_remote_id,
+            "RequesterField": request.requester.email
+            or f"{settings.requester_first_name} {settings.requester_last_name}",
+            "DescriptionField": request.description,
+            "LocationDescriptionField": request.address or "",
+            settings.external_id_field: str(request.crm_issue_id),
+        }
+        if request.lat is not None and request.lng is not None:
+            record["lat"] = request.lat
+            record["long"] = request.lng
+        if request.image_url:
+            record["AttachmentField"] = request.image_url
+            record["LinkedField"] = True
+        return record
+
+    def create_request(self, request: OutboundRequest) -> RemoteRecord:
+        body = self.http.post(
+            f"classes/{self.request_class}",
+            json={self.request_class: [self.build_record(request)]},
+        )
+        # The create reply's shape is not documented: use the record it
+        # returns when it has an Oid, else find it by our external id.
+        try:
+            created = [r for r in self._records(body) if r.get("Oid") not in (None, "")]
+        except TransientError:
+            created = []
+        if created:
+            return self.to_record(created[0])
+        found = self.find_by_external_id(request.crm_issue_id)
+        if found is None:
+            raise PermanentError(
+                "the create reply had no Oid and no request carries "
+                f"{self.settings.external_id_field}={request.crm_issue_id}",
+                system=SYSTEM,
+            )
+        return found
+
+    def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
+        if not remote_ids:
+            return {}
+        oids = [int(i) if str(i).isdigit() else str(i) for i in remote_ids]
+        raw = self._query(filters.is_in("Oid", oids), limit=max(len(oids), 1))
+        records = (self.to_record(r) for r in raw)
+        return {r.remote_id: r for r in records}
+
+
+def _sort_key(oid: Any) -> tuple[int, Any]:
+    try:
+        return (0, int(oid))
+    except (TypeError, ValueError):
+        return (1, str(oid))

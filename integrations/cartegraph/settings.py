@@ -1,0 +1,23 @@
+"""Configuration keys of the ``cartegraph`` kind (OpenGov EAM / Cartegraph OMS)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ..settings import IntegrationSettings
+
+
+class CartegraphSettings(IntegrationSettings):
+    kind: Literal["cartegraph"]
+    # The remote field that carries the CRM issue id: how a retry finds the
+    # request it already created, and how the importer skips our own.
+    external_id_field: str = Field("SeeClickFixIDField", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    request_class: str = Field("cgRequestsClass", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    requester_first_name: str = "SeeClickFix"
+    requester_last_name: str = "User"
+    comments_field: Literal["CommentsField", "NotesField"] = "CommentsField"
+    closed_statuses: list[str] = Field(default_factory=lambda: ["Closed"], min_length=1)
+    batch_size: int = Field(100, ge=1, le=100)
+    timeout: float = Field(30.0, gt=0, le=300)

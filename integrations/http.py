@@ -1,0 +1,193 @@
+"""One HTTP layer for every vendor client.
+
+It turns transport failures and vendor replies into the errors of
+``integrations.errors`` so the sync engine can retry what is transient and
+record what is not. Retrying itself is *not* done here: RQ retries whole jobs
+with growing intervals, and retrying at two levels would multiply the calls a
+struggling vendor receives.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+
+from .errors import PermanentError, RateLimitedError, TransientError
+
+USER_AGENT = "Crosswalk/0.1 (+https://github.com/crosswalk-hub/crosswalk)"
+DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+_SNIPPET = 300
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def vendor_error_text(response: requests.Response) -> str:
+    """The most useful human text from a vendor error body, whatever its shape.
+
+    Knows the shapes of vendor-apis.md: Cartegraph ``{"Message","Errors":[...]}``,
+    SeeClickFix ``{"errors":{field:[...]}}`` / ``{"request": ..}``, ArcGIS
+    ``{"error":{"message","details"}}``, Open311 ``[{"code","description"}]``.
+    Falls back to the start of the raw body.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return _snippet(response.text) or response.reason or "no body"
+    return describe_error_body(body) or _snippet(response.text)
+
+
+def describe_error_body(body: Any) -> str:
+    parts: list[str] = []
+    if isinstance(body, list):
+        for item in body:
+            if isinstance(item, Mapping) and item.get("description"):
+                parts.append(str(item["description"]))
+        return "; ".join(parts)
+    if not isinstance(body, Mapping):
+        return ""
+    if body.get("Message"):
+        parts.append(str(body["Message"]))
+    for err in body.get("Errors") or []:
+        if isinstance(err, Mapping):
+            field = err.get("FieldName")
+            msg = err.get("Message") or ""
+            parts.append(f"{field}: {msg}" if field else str(msg))
+    errors = body.get("errors")
+    if isinstance(errors, Mapping):
+        for field, msgs in errors.items():
+            msgs = msgs if isinstance(msgs, list) else [msgs]
+            parts.append(f"{field}: {', '.join(str(m) for m in msgs)}")
+    error = body.get("error")
+    if isinstance(error, Mapping):
+        details = [str(d) for d in error.get("details") or []]
+        parts.append(" ".join([str(error.get("message") or "")] + details).strip())
+    for key in ("request", "message", "Message"):
+        if isinstance(body.get(key), str) and body[key] not in parts:
+            parts.append(body[key])
+    return "; ".join(p for p in parts if p)
+
+
+def _snippet(text: str) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…"
+
+
+class VendorHTTP:
+    """A ``requests.Session`` bound to one vendor's base URL, raising our errors."""
+
+    def __init__(
+        self,
+        system: str,
+        base_url: str,
+        *,
+        auth: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+        error_text: Callable[[requests.Response], str] = vendor_error_text,
+    ) -> None:
+        self.system = system
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers.setdefault("Accept", "application/json")
+        if headers:
+            self.session.headers.update(headers)
+        if auth is not None:
+            self.session.auth = auth
+        self.error_text = error_text
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, *, expect_json: bool = True, **kwargs: Any) -> Any:
+        """Send one request; return the decoded JSON (or the response)."""
+        kwargs.setdefault("timeout", self.timeout)
+        url = self.url(path)
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.Timeout as exc:
+            raise TransientError(
+                f"{method} {url} timed out ({exc.__class__.__name__})", system=self.system
+            ) from exc
+        except requests.ConnectionError as exc:
+            raise TransientError(
+                f"{method} {url}: could not connect ({_snippet(str(exc))})", system=self.system
+            ) from exc
+        except requests.RequestException as exc:
+            raise PermanentError(f"{method} {url}: {exc}", system=self.system) from exc
+        self.raise_for_status(response, method, url)
+        if not expect_json:
+            return response
+        return self.decode_json(response, method, url)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
+
+    def raise_for_status(self, response: requests.Response, method: str, url: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        text = self.error_text(response)
+        where = f"{method} {url}"
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise RateLimitedError(
+                f"{where}: rate limited ({text})",
+                system=self.system,
+                status=status,
+                vendor_text=text,
+                retry_after=retry_after,
+            )
+        if status >= 500 or status == 408:
+            raise TransientError(
+                f"{where}: {text}",
+                system=self.system,
+                status=status,
+                vendor_text=text,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        raise PermanentError(
+            f"{where}: {text}", system=self.system, status=status, vendor_text=text
+        )
+
+    def decode_json(self, response: requests.Response, method: str, url: str) -> Any:
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            # A 2xx that is not JSON is usually a proxy or maintenance page:
+            # worth retrying, and the reason names what came back.
+            kind = response.headers.get("Content-Type", "no content type")
+            raise TransientError(
+                f"{method} {url}: reply is not JSON ({kind}): {_snippet(response.text)!r}",
+                system=self.system,
+                status=response.status_code,
+            ) from exc

@@ -1,0 +1,205 @@
+"""SeeClickFix issue JSON → plain data the engine stores.
+
+The same parser reads poll replies and webhook bodies, so a malformed
+webhook is refused with the same field names the poll would complain about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+STATUSES = ("Open", "Acknowledged", "Closed", "Archived")
+
+
+class IssueFormatError(ValueError):
+    """The issue JSON is missing a field or has one of the wrong type."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"{field_name}: {problem}")
+        self.field = field_name
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class CrmComment:
+    id: int
+    body: str
+    author: str | None
+    author_role: str | None
+    created_at: datetime | None
+    image_url: str | None
+
+
+@dataclass(frozen=True)
+class CrmQuestion:
+    question: str
+    answer: str
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class CrmIssue:
+    id: int
+    status: str
+    summary: str
+    description: str
+    lat: float | None
+    lng: float | None
+    address: str | None
+    request_type_id: int | None
+    request_type_title: str | None
+    reporter_name: str | None
+    reporter_email: str | None
+    image_url: str | None
+    html_url: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    acknowledged_at: datetime | None = None
+    closed_at: datetime | None = None
+    reopened_at: datetime | None = None
+    questions: tuple[CrmQuestion, ...] = ()
+    comments: tuple[CrmComment, ...] | None = None  # None: the reply did not carry them
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def parse_time(value: Any, field_name: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise IssueFormatError(field_name, "must be an ISO 8601 time string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise IssueFormatError(field_name, f"not an ISO 8601 time: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _int(data: dict, key: str, *, required: bool = False, prefix: str = "") -> int | None:
+    value = data.get(key)
+    name = f"{prefix}{key}"
+    if value is None:
+        if required:
+            raise IssueFormatError(name, "is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise IssueFormatError(name, "must be an integer")
+    try:
+        return int(value)
+    except ValueError:
+        raise IssueFormatError(name, f"must be an integer, got {value!r}") from None
+
+
+def _float(data: dict, key: str) -> float | None:
+    value = data.get(key)
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise IssueFormatError(key, "must be a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise IssueFormatError(key, f"must be a number, got {value!r}") from None
+
+
+def _text(data: dict, key: str, prefix: str = "") -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise IssueFormatError(f"{prefix}{key}", "must be a string")
+    return value
+
+
+def _mapping(data: dict, key: str) -> dict:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise IssueFormatError(key, "must be an object")
+    return value
+
+
+def image_of(media: dict) -> str | None:
+    for key in ("image_full", "representative_image_url", "image_square_100x100"):
+        if isinstance(media.get(key), str) and media[key]:
+            return media[key]
+    return None
+
+
+def parse_comment(data: Any, prefix: str = "comment.") -> CrmComment:
+    if not isinstance(data, dict):
+        raise IssueFormatError(prefix.rstrip("."), "must be an object")
+    commenter = data.get("commenter") or {}
+    if not isinstance(commenter, dict):
+        raise IssueFormatError(f"{prefix}commenter", "must be an object")
+    media = data.get("media") or {}
+    return CrmComment(
+        id=_int(data, "id", required=True, prefix=prefix),
+        body=_text(data, "comment", prefix) or "",
+        author=commenter.get("name") if isinstance(commenter.get("name"), str) else None,
+        author_role=commenter.get("role") if isinstance(commenter.get("role"), str) else None,
+        created_at=parse_time(data.get("created_at"), f"{prefix}created_at"),
+        image_url=image_of(media) if isinstance(media, dict) else None,
+    )
+
+
+def parse_issue(data: Any) -> CrmIssue:
+    """Validate and convert one issue object; ``IssueFormatError`` names the field."""
+    if not isinstance(data, dict):
+        raise IssueFormatError("issue", "must be an object")
+    issue_id = _int(data, "id", required=True)
+    if issue_id is None or issue_id <= 0:
+        raise IssueFormatError("id", "must be a positive integer")
+    status = data.get("status")
+    if not isinstance(status, str) or status.capitalize() not in STATUSES:
+        raise IssueFormatError("status", f"must be one of {', '.join(STATUSES)}")
+    request_type = _mapping(data, "request_type")
+    reporter = _mapping(data, "reporter")
+    questions = []
+    raw_questions = data.get("questions") or []
+    if not isinstance(raw_questions, list):
+        raise IssueFormatError("questions", "must be a list")
+    for i, q in enumerate(raw_questions):
+        if not isinstance(q, dict):
+            raise IssueFormatError(f"questions[{i}]", "must be an object")
+        answer = q.get("answer")
+        if isinstance(answer, list):
+            answer = ", ".join(str(a) for a in answer)
+        questions.append(
+            CrmQuestion(
+                question=str(q.get("question") or ""),
+                answer="" if answer is None else str(answer),
+                key=str(q["primary_key"]) if q.get("primary_key") is not None else None,
+            )
+        )
+    comments = None
+    if "comments" in data:
+        raw_comments = data["comments"]
+        if not isinstance(raw_comments, list):
+            raise IssueFormatError("comments", "must be a list")
+        comments = tuple(parse_comment(c, f"comments[{i}].") for i, c in enumerate(raw_comments))
+    return CrmIssue(
+        id=issue_id,
+        status=status.capitalize(),
+        summary=_text(data, "summary") or "",
+        description=_text(data, "description") or "",
+        lat=_float(data, "lat"),
+        lng=_float(data, "lng"),
+        address=_text(data, "address"),
+        request_type_id=_int(request_type, "id", prefix="request_type."),
+        request_type_title=_text(request_type, "title", "request_type."),
+        reporter_name=_text(reporter, "name", "reporter."),
+        reporter_email=_text(reporter, "email", "reporter."),
+        image_url=image_of(_mapping(data, "media")),
+        html_url=_text(data, "html_url"),
+        created_at=parse_time(data.get("created_at"), "created_at"),
+        updated_at=parse_time(data.get("updated_at"), "updated_at"),
+        acknowledged_at=parse_time(data.get("acknowledged_at"), "acknowledged_at"),
+        closed_at=parse_time(data.get("closed_at"), "closed_at"),
+        reopened_at=parse_time(data.get("reopened_at"), "reopened_at"),
+        questions=tuple(questions),
+        comments=comments,
+        raw=data,
+    )

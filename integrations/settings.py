@@ -1,0 +1,122 @@
+"""Settings every integration kind shares, validated with pydantic.
+
+Each vendor package subclasses ``IntegrationSettings`` with its own keys; the
+configuration loader picks the model by ``kind`` through the registry, so a
+new vendor adds its keys without touching the loader. Secrets are never
+settings: only the *names* of the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+Environment = Literal["test", "production"]
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("not a URL")
+    return value.rstrip("/")
+
+
+def check_env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError("not an environment variable name (letters, digits and _)")
+    return value
+
+
+def check_slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError("use lowercase letters, digits, '-' and '_' (it appears in URLs and CLI)")
+    return value
+
+
+def _to_str(value: Any) -> Any:
+    # YAML reads `remote_id: 12` as an int; remote ids are opaque text.
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+HttpUrl = Annotated[str, AfterValidator(check_url)]
+EnvVarName = Annotated[str, AfterValidator(check_env_name)]
+Slug = Annotated[str, AfterValidator(check_slug)]
+RemoteId = Annotated[str, BeforeValidator(_to_str), Field(min_length=1)]
+Message = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CategorySettings(StrictModel):
+    """One remote category (Cartegraph Request Issue, Lucity Problem Code)."""
+
+    remote_id: RemoteId
+    crm_request_type_id: int | None = None
+    name: str | None = None
+    acknowledgment_message: Message | None = None
+    closing_message: Message | None = None
+    internal: bool = False
+    private: bool = False
+
+
+# Switches every kind understands; a kind declares which it supports, and the
+# loader refuses `true` for one it does not (see Connector.supports).
+FEATURE_SWITCHES = (
+    "sync_categories",
+    "import_requests",
+    "geocode",
+    "close_remote_on_crm_close",
+    "import_images",
+    "import_comments",
+)
+
+
+class IntegrationSettings(StrictModel):
+    name: Slug
+    kind: str
+    environment: Environment = "test"
+    endpoints: dict[Environment, HttpUrl]
+    username_env: EnvVarName | None = None
+    password_env: EnvVarName | None = None
+    poll_interval: int = Field(300, ge=10, le=86400)
+    acknowledgment_message: Message | None = None
+    closing_message: Message | None = None
+    categories: list[CategorySettings] = Field(default_factory=list)
+    enabled: bool = True
+
+    sync_categories: bool | None = None
+    import_requests: bool | None = None
+    geocode: bool | None = None
+    close_remote_on_crm_close: bool | None = None
+    import_images: bool | None = None
+    import_comments: bool | None = None
+
+    @model_validator(mode="after")
+    def _live_endpoint_present(self) -> IntegrationSettings:
+        if self.environment not in self.endpoints:
+            raise ValueError(
+                f"environment is {self.environment!r} but endpoints has no {self.environment!r} URL"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _unique_categories(self) -> IntegrationSettings:
+        seen: set[str] = set()
+        for cat in self.categories:
+            if cat.remote_id in seen:
+                raise ValueError(f"category remote_id {cat.remote_id!r} is listed twice")
+            seen.add(cat.remote_id)
+        return self
+
+    @property
+    def endpoint(self) -> str:
+        """The live endpoint: the only URL the hub may send to."""
+        return self.endpoints[self.environment]

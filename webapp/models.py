@@ -1,0 +1,209 @@
+"""The hub's own state: configuration loaded from the agency's file, the CRM
+issues it has seen, one sync link per (issue, integration), comments, and the
+event timeline. Secrets are never stored: only environment variable names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, types
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(types.TypeDecorator):
+    """Stores UTC without zone (portable); always returns aware UTC datetimes."""
+
+    impl = types.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class SyncState:
+    """States of a sync link (one issue in one integration)."""
+
+    PENDING = "pending"  # to be created remotely and/or acknowledged in the CRM
+    ACKNOWLEDGED = "acknowledged"  # remote request exists; CRM acknowledged; polled
+    CLOSED = "closed"  # remote closed and CRM closed; no more sync
+    FAILED = "failed"  # push gave up after its last attempt
+    ARCHIVED = "archived"  # closed longer than the archive period
+
+    ALL = (PENDING, ACKNOWLEDGED, CLOSED, FAILED, ARCHIVED)
+
+
+class Agency(db.Model):
+    """The single agency this hub serves, as its configuration file says."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    integration_user: Mapped[str] = mapped_column(String(200))
+    boundary_path: Mapped[str | None] = mapped_column(String(1000))
+    crm: Mapped[dict[str, Any]] = mapped_column(JSON)
+    geocoder: Mapped[dict[str, Any]] = mapped_column(JSON)
+    config_source: Mapped[str | None] = mapped_column(String(1000))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Integration(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    # The validated settings of the kind, without categories (those are rows).
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    categories: Mapped[list[Category]] = relationship(back_populates="integration")
+
+
+class Category(db.Model):
+    """A remote category (Request Issue, Problem Code) and its CRM request type."""
+
+    __table_args__ = (UniqueConstraint("integration_id", "remote_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integration.id"), index=True)
+    remote_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(300))
+    crm_request_type_id: Mapped[int | None] = mapped_column(index=True)
+    acknowledgment_message: Mapped[str | None] = mapped_column(Text)
+    closing_message: Mapped[str | None] = mapped_column(Text)
+    internal: Mapped[bool] = mapped_column(default=False)
+    private: Mapped[bool] = mapped_column(default=False)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    protected: Mapped[bool] = mapped_column(default=False)
+    # Declared in the configuration file (else found by the category sync).
+    configured: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    integration: Mapped[Integration] = relationship(back_populates="categories")
+
+
+class Issue(db.Model):
+    """The CRM issue as last seen (poll or webhook)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # the CRM's id
+    status: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]
+    address: Mapped[str | None] = mapped_column(Text)
+    request_type_id: Mapped[int | None] = mapped_column(index=True)
+    request_type_title: Mapped[str | None] = mapped_column(String(300))
+    reporter_name: Mapped[str | None] = mapped_column(String(300))
+    reporter_email: Mapped[str | None] = mapped_column(String(300))
+    image_url: Mapped[str | None] = mapped_column(Text)
+    html_url: Mapped[str | None] = mapped_column(Text)
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    crm_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    crm_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why no integration takes this issue (its request type is not mapped).
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    links: Mapped[list[SyncLink]] = relationship(back_populates="issue")
+    comments: Mapped[list[Comment]] = relationship(
+        back_populates="issue", order_by="Comment.created_at"
+    )
+
+
+class SyncLink(db.Model):
+    """One issue in one integration; each leg (remote create, CRM acknowledge,
+    remote close, CRM close) has its own timestamp so a half-done push resumes
+    where it stopped instead of being reported as sent."""
+
+    __table_args__ = (
+        UniqueConstraint("issue_id", "integration_id"),
+        Index("ix_sync_link_integration_state", "integration_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"), index=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integration.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    state: Mapped[str] = mapped_column(String(20), default=SyncState.PENDING)
+    remote_id: Mapped[str | None] = mapped_column(String(100))
+    remote_display_id: Mapped[str | None] = mapped_column(String(100))
+    remote_status: Mapped[str | None] = mapped_column(String(100))
+    remote_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    verified_address: Mapped[str | None] = mapped_column(Text)
+    address_source: Mapped[str | None] = mapped_column(String(20))  # arcgis | reported
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remote_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    crm_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remote_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    crm_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    issue: Mapped[Issue] = relationship(back_populates="links")
+    integration: Mapped[Integration] = relationship()
+    category: Mapped[Category | None] = relationship()
+
+
+class Comment(db.Model):
+    __table_args__ = (UniqueConstraint("crm_comment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"), index=True)
+    crm_comment_id: Mapped[int | None]
+    origin: Mapped[str] = mapped_column(String(20), default="crm")  # crm | remote | crosswalk
+    author: Mapped[str | None] = mapped_column(String(300))
+    author_role: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text, default="")
+    image_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    issue: Mapped[Issue] = relationship(back_populates="comments")
+
+
+class Event(db.Model):
+    """The timeline: every step the hub takes, including failures."""
+
+    __table_args__ = (Index("ix_event_issue_created", "issue_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
+    integration_id: Mapped[int | None] = mapped_column(ForeignKey("integration.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    level: Mapped[str] = mapped_column(String(10), default="info")  # info | warning | error
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class SyncCursor(db.Model):
+    """Progress and health of one periodic activity ("crm", "poll:<integration>")."""
+
+    key: Mapped[str] = mapped_column(String(150), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(String(200))
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

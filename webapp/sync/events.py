@@ -1,0 +1,39 @@
+"""The timeline every step writes to."""
+
+from __future__ import annotations
+
+import logging
+
+from ..extensions import db
+from ..models import Event
+
+log = logging.getLogger("crosswalk.sync")
+
+_LOG_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def record(
+    kind: str,
+    detail: str = "",
+    *,
+    issue_id: int | None = None,
+    integration_id: int | None = None,
+    level: str = "info",
+) -> Event:
+    """Add an event to the session (the caller's commit writes it with its change)."""
+    event = Event(
+        kind=kind, detail=detail, issue_id=issue_id, integration_id=integration_id, level=level
+    )
+    db.session.add(event)
+    log.log(_LOG_LEVELS.get(level, logging.INFO), "%s issue=%s %s", kind, issue_id, detail)
+    return event
+
+
+def record_now(kind: str, detail: str = "", **kwargs) -> None:
+    """Write an event in its own transaction (after a rollback, for failures)."""
+    try:
+        record(kind, detail, **kwargs)
+        db.session.commit()
+    except Exception:  # the timeline must never hide the original failure
+        db.session.rollback()
+        log.exception("could not record event %s", kind)

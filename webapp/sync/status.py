@@ -1,0 +1,132 @@
+"""What staff see: sync health per integration, issue lists, timelines.
+Queries only; the views render them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func
+
+from ..extensions import db
+from ..models import Event, Integration, Issue, SyncCursor, SyncLink, SyncState, utcnow
+from .ingest import CRM_CURSOR
+from .poll import cursor_key
+
+
+@dataclass
+class IntegrationSummary:
+    integration: Integration
+    counts: dict[str, int] = field(default_factory=dict)
+    oldest_pending: datetime | None = None
+    last_poll: SyncCursor | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(SyncState.FAILED, 0)
+
+    @property
+    def oldest_pending_seconds(self) -> float | None:
+        if self.oldest_pending is None:
+            return None
+        return (utcnow() - self.oldest_pending).total_seconds()
+
+
+@dataclass
+class Overview:
+    summaries: list[IntegrationSummary]
+    crm_poll: SyncCursor | None
+    skipped: int
+    queue_mode: str
+    queue_depth: int | None
+    scheduled: int | None
+    queue_error: str | None = None
+
+
+def integration_summaries() -> list[IntegrationSummary]:
+    integrations = db.session.execute(db.select(Integration).order_by(Integration.name)).scalars()
+    summaries = {row.id: IntegrationSummary(row) for row in integrations}
+    counts = db.session.execute(
+        db.select(SyncLink.integration_id, SyncLink.state, func.count()).group_by(
+            SyncLink.integration_id, SyncLink.state
+        )
+    )
+    for integration_id, state, count in counts:
+        if integration_id in summaries:
+            summaries[integration_id].counts[state] = count
+    oldest = db.session.execute(
+        db.select(SyncLink.integration_id, func.min(SyncLink.created_at))
+        .where(SyncLink.state == SyncState.PENDING)
+        .group_by(SyncLink.integration_id)
+    )
+    for integration_id, created in oldest:
+        if integration_id in summaries:
+            summaries[integration_id].oldest_pending = created
+    for summary in summaries.values():
+        summary.last_poll = db.session.get(SyncCursor, cursor_key(summary.integration))
+    return list(summaries.values())
+
+
+def overview() -> Overview:
+    queue = current_app.task_queue
+    depth = scheduled = None
+    error = None
+    try:
+        depth, scheduled = queue.depth(), queue.scheduled_count()
+    except Exception as exc:  # the dashboard must load even when Redis is down
+        error = f"queue unreachable: {exc}"
+    skipped = db.session.execute(
+        db.select(func.count()).select_from(Issue).where(Issue.skip_reason.is_not(None))
+    ).scalar_one()
+    return Overview(
+        summaries=integration_summaries(),
+        crm_poll=db.session.get(SyncCursor, CRM_CURSOR),
+        skipped=skipped,
+        queue_mode=queue.mode,
+        queue_depth=depth,
+        scheduled=scheduled,
+        queue_error=error,
+    )
+
+
+def issue_page(*, state: str | None, integration: str | None, page: int, per_page: int = 50):
+    """Issues with their sync link, newest first; ``state="skipped"`` lists unrouted ones."""
+    query = (
+        db.select(Issue, SyncLink, Integration)
+        .outerjoin(SyncLink, SyncLink.issue_id == Issue.id)
+        .outerjoin(Integration, Integration.id == SyncLink.integration_id)
+        .order_by(Issue.crm_created_at.desc().nulls_last(), Issue.id.desc())
+    )
+    if state == "skipped":
+        query = query.where(SyncLink.id.is_(None), Issue.skip_reason.is_not(None))
+    elif state:
+        query = query.where(SyncLink.state == state)
+    if integration:
+        query = query.where(Integration.name == integration)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def issue_detail(issue_id: int):
+    issue = db.session.get(Issue, issue_id)
+    if issue is None:
+        return None, [], []
+    links = (
+        db.session.execute(
+            db.select(SyncLink).where(SyncLink.issue_id == issue_id).order_by(SyncLink.id)
+        )
+        .scalars()
+        .all()
+    )
+    timeline = (
+        db.session.execute(
+            db.select(Event).where(Event.issue_id == issue_id).order_by(Event.created_at, Event.id)
+        )
+        .scalars()
+        .all()
+    )
+    return issue, links, timeline

@@ -1,0 +1,15 @@
+"""Blueprints. Views stay thin (parse, call the engine, render) so that the
+authentication of a later issue can wrap them without reaching inside."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from .dashboard import bp as dashboard_bp
+    from .webhooks import bp as webhooks_bp
+
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(webhooks_bp)
+    from . import filters
+
+    filters.init_app(app)

@@ -1,0 +1,30 @@
+"""``POST /webhooks/seeclickfix``: signed CRM events, answered 202 once stored."""
+
+from flask import Blueprint, current_app, jsonify, request
+
+from ...sync import runtime, webhook
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+@bp.post("/seeclickfix")
+def seeclickfix():
+    body = request.get_data(cache=False)
+    try:
+        secret = runtime.webhook_secret()
+    except runtime.NotConfiguredError as exc:
+        return jsonify(error=str(exc)), 503
+    try:
+        result = webhook.handle(
+            body,
+            request.headers.get("X-Crosswalk-Timestamp"),
+            request.headers.get("X-Crosswalk-Signature"),
+            secret=secret,
+            tolerance=current_app.config["CROSSWALK_WEBHOOK_TOLERANCE"],
+        )
+    except webhook.WebhookRejected as exc:
+        payload = {"error": exc.message}
+        if exc.field:
+            payload["field"] = exc.field
+        return jsonify(payload), exc.status
+    return jsonify(issue_id=result.issue_id, event=result.event, enqueued=result.enqueued), 202
