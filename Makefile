@@ -1,0 +1,43 @@
+# Crosswalk: `make demo` runs the whole product locally; `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint format services bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Crosswalk needs Python 3.11 or newer (found: $$($(PYTHON) --version 2>&1))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install when pyproject.toml changes.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/crosswalk demo
+
+services: $(VENV)/.installed-dev
+	$(BIN)/python scripts/ensure_services.py
+
+test: services
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check webapp workers integrations geo simulators tests bench scripts
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format webapp workers integrations geo simulators tests bench scripts
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/poll_cycle.py
+
+clean:
+	rm -rf $(VENV) instance/demo.db .pytest_cache
