@@ -48,9 +48,13 @@ def config_load(path: str) -> None:
     try:
         config = load_agency_config(path)
     except ConfigError as exc:
+        # First line: the first problem (one-line reason); then the rest in file order.
+        click.echo(f"Error: {path}: {exc}", err=True)
         for problem in exc.problems[1:]:
             click.echo(f"  {problem}", err=True)
-        raise click.ClickException(f"{path}: {exc}") from None
+        if len(exc.problems) > 1:
+            click.echo(f"  ({len(exc.problems)} problems; nothing was changed)", err=True)
+        raise click.exceptions.Exit(1) from None
     report = apply_config(config)
     click.echo(f"{path}: {report.summary()}")
 
