@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint format services bench clean
+.PHONY: demo test lint format services clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -35,9 +35,6 @@ lint: $(VENV)/.installed-dev
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format webapp workers integrations geo simulators tests bench scripts
-
-bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/poll_cycle.py
 
 clean:
 	rm -rf $(VENV) instance/demo.db .pytest_cache

@@ -47,7 +47,8 @@ def start_postgres() -> str | None:
         for version in sorted(os.listdir("/etc/postgresql")):
             subprocess.run(
                 ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
-                check=False, capture_output=True,
+                check=False,
+                capture_output=True,
             )
         return None
     if shutil.which("pg_ctl") and os.environ.get("PGDATA"):
@@ -69,10 +70,26 @@ def start_redis() -> str | None:
     logdir = Path("/var/log/redis") if os.access("/var/log/redis", os.W_OK) else Path("/tmp")
     datadir = Path("/var/lib/redis") if os.access("/var/lib/redis", os.W_OK) else Path("/tmp")
     subprocess.run(
-        ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", port,
-         "--save", "", "--appendonly", "no", "--dir", str(datadir),
-         "--logfile", str(logdir / "crosswalk-test.log")],
-        check=False, capture_output=True,
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "-::1",
+            "--port",
+            port,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(datadir),
+            "--logfile",
+            str(logdir / "crosswalk-test.log"),
+        ],
+        check=False,
+        capture_output=True,
     )
     return None
 
@@ -104,8 +121,10 @@ def main() -> int:
     ok = ensure("PostgreSQL", DATABASE_URL, postgres_ok, start_postgres)
     ok = ensure("Redis", REDIS_URL, redis_ok, start_redis) and ok
     if not ok:
-        print("make test needs PostgreSQL and Redis (see README, 'Running the tests').",
-              file=sys.stderr)
+        print(
+            "make test needs PostgreSQL and Redis (see README, 'Running the tests').",
+            file=sys.stderr,
+        )
     return 0 if ok else 1
 
 

@@ -219,13 +219,15 @@ def simulators(host: str, auto_progress: bool) -> None:
 @click.option("--task-after", default=20.0, hidden=True, help="Seconds until a work task appears.")
 @click.option("--close-after", default=60.0, hidden=True, help="Seconds until the crew closes.")
 @click.option("--exit-after", type=float, hidden=True, help="Stop after this many seconds.")
-def demo(host: str, port: int, task_after: float, close_after: float,
-         exit_after: float | None) -> None:
+def demo(
+    host: str, port: int, task_after: float, close_after: float, exit_after: float | None
+) -> None:
     """Simulators + web app + in-process worker on SQLite: the whole product locally."""
     from .demo import run_demo
 
-    run_demo(host=host, port=port, task_after=task_after, close_after=close_after,
-             exit_after=exit_after)
+    run_demo(
+        host=host, port=port, task_after=task_after, close_after=close_after, exit_after=exit_after
+    )
 
 
 def main() -> None:

@@ -122,14 +122,19 @@ def run_demo(
         db_path.unlink(missing_ok=True)  # every demo starts from a clean slate
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
     app = create_app(config)
-    text = DEMO_CONFIG.format(scf=sims.scf_base_url, org=ORGANIZATION_ID,
-                              arcgis=sims.arcgis_url, cartegraph=sims.cartegraph_base_url)
+    text = DEMO_CONFIG.format(
+        scf=sims.scf_base_url,
+        org=ORGANIZATION_ID,
+        arcgis=sims.arcgis_url,
+        cartegraph=sims.cartegraph_base_url,
+    )
     config_path = Path(app.instance_path) / "demo.yaml"
     config_path.write_text(text)
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
-        apply_config(parse_agency_config(text, source=str(config_path),
-                                         base_dir=config_path.parent))
+        apply_config(
+            parse_agency_config(text, source=str(config_path), base_dir=config_path.parent)
+        )
     worker = start_in_process_worker(app)
     with app.app_context():
         dispatch.enqueue_crm_poll()  # the seeded issues arrive at once, not in a minute

@@ -1,7 +1,7 @@
 """Periodic work on RQ's own scheduler, with idempotent job ids.
 
 Each periodic task runs in time slots of its interval; the job for slot N has
-the id ``periodic:<task>:<N>``. Every run first schedules the next slot, and
+the id ``periodic-<task>-<N>``. Every run first schedules the next slot, and
 every worker start schedules the next slot of every task: because the id is
 the same whoever computes it, two schedulers or workers never double the work.
 """
@@ -70,7 +70,7 @@ def ensure_schedules(now: float | None = None) -> list[str]:
     for task in periodic_tasks():
         slot = next_slot(task.interval, now)
         when = datetime.fromtimestamp(slot * task.interval, UTC)
-        job_id = f"periodic:{task.name}:{slot}"
+        job_id = f"periodic-{task.name}-{slot}"
         _, new = queue.enqueue_unique(RUN_PERIODIC, task.name, job_id=job_id, at=when)
         if new:
             created.append(job_id)

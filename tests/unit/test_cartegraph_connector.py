@@ -17,9 +17,12 @@ ENV = {"CG_USER": "u", "CG_PASSWORD": "p"}
 
 def settings(**overrides):
     data = {
-        "name": "public-works", "kind": "cartegraph", "environment": "test",
+        "name": "public-works",
+        "kind": "cartegraph",
+        "environment": "test",
         "endpoints": {"test": BASE, "production": "https://cg.example.gov/cartegraph/api/v1"},
-        "username_env": "CG_USER", "password_env": "CG_PASSWORD",
+        "username_env": "CG_USER",
+        "password_env": "CG_PASSWORD",
     }
     data.update(overrides)
     return CartegraphSettings.model_validate(data)
@@ -27,10 +30,16 @@ def settings(**overrides):
 
 def request(**overrides):
     data = dict(
-        crm_issue_id=42, category_remote_id="Pothole", summary="Pothole",
-        description="Deep hole\nHow deep?: DEEP", lat=41.3, lng=-72.92,
-        reported_address="1 Elm St", verified_address="1 Elm St, New Haven, CT 06510",
-        image_url="https://img.example/1.jpg", requester=Requester(email="r@example.com"),
+        crm_issue_id=42,
+        category_remote_id="Pothole",
+        summary="Pothole",
+        description="Deep hole\nHow deep?: DEEP",
+        lat=41.3,
+        lng=-72.92,
+        reported_address="1 Elm St",
+        verified_address="1 Elm St, New Haven, CT 06510",
+        image_url="https://img.example/1.jpg",
+        requester=Requester(email="r@example.com"),
     )
     data.update(overrides)
     return OutboundRequest(**data)
@@ -53,7 +62,8 @@ def test_record_carries_every_documented_field():
 
 def test_record_without_image_or_verified_address():
     record = CartegraphConnector(settings(), environ=ENV).build_record(
-        request(image_url=None, verified_address=None, requester=Requester()))
+        request(image_url=None, verified_address=None, requester=Requester())
+    )
     assert "AttachmentField" not in record and "LinkedField" not in record
     assert record["LocationDescriptionField"] == "1 Elm St"
     assert record["RequesterField"] == "SeeClickFix User"
@@ -74,9 +84,15 @@ def test_only_the_selected_environment_is_used():
 @responses.activate
 def test_create_without_oid_in_reply_finds_by_external_id():
     responses.post(CLASS_URL, json={"Message": "Created"})
-    responses.get(CLASS_URL, json={"cgRequestsClass": [
-        {"Oid": 9, "IDField": "REQ-9", "StatusField": "Open", "SeeClickFixIDField": "42"}],
-        "_metadata": {"totalCount": 1, "offset": 0, "limit": 1000}})
+    responses.get(
+        CLASS_URL,
+        json={
+            "cgRequestsClass": [
+                {"Oid": 9, "IDField": "REQ-9", "StatusField": "Open", "SeeClickFixIDField": "42"}
+            ],
+            "_metadata": {"totalCount": 1, "offset": 0, "limit": 1000},
+        },
+    )
     record = CartegraphConnector(settings(), environ=ENV).create_request(request())
     assert (record.remote_id, record.display_id, record.closed) == ("9", "REQ-9", False)
     query = parse_qs(urlsplit(responses.calls[1].request.url).query)
@@ -87,13 +103,21 @@ def test_create_without_oid_in_reply_finds_by_external_id():
 
 @responses.activate
 def test_fetch_records_is_one_filtered_query_per_batch():
-    responses.get(CLASS_URL, json={"cgRequestsClass": [
-        {"Oid": 1, "StatusField": "Open"}, {"Oid": 2, "StatusField": "Closed"}],
-        "_metadata": {"totalCount": 2, "offset": 0, "limit": 2}})
+    responses.get(
+        CLASS_URL,
+        json={
+            "cgRequestsClass": [
+                {"Oid": 1, "StatusField": "Open"},
+                {"Oid": 2, "StatusField": "Closed"},
+            ],
+            "_metadata": {"totalCount": 2, "offset": 0, "limit": 2},
+        },
+    )
     records = CartegraphConnector(settings(), environ=ENV).fetch_records(["1", "2"])
     assert len(responses.calls) == 1
     assert parse_qs(urlsplit(responses.calls[0].request.url).query)["filter"] == [
-        "([Oid] in (1,2))"]
+        "([Oid] in (1,2))"
+    ]
     assert records["2"].closed and not records["1"].closed
 
 
@@ -106,8 +130,9 @@ def test_reply_without_envelope_is_transient():
 
 @responses.activate
 def test_auth_failure_is_permanent_with_vendor_text():
-    responses.get(CLASS_URL, status=401,
-                  json={"Message": "Authentication Required for API Access."})
+    responses.get(
+        CLASS_URL, status=401, json={"Message": "Authentication Required for API Access."}
+    )
     with pytest.raises(PermanentError, match="Authentication Required"):
         CartegraphConnector(settings(), environ=ENV).find_by_external_id(1)
 

@@ -13,9 +13,13 @@ AGENCY = "https://gis.example.gov/arcgis/rest/services/Agency/Locator/GeocodeSer
 
 @responses.activate
 def test_agency_server_path_token_and_longitude_first():
-    responses.get(f"{AGENCY}/reverseGeocode", json={
-        "address": {"Match_addr": "100 CHURCH ST", "Addr_type": "PointAddress"},
-        "location": {"x": -72.92, "y": 41.3, "spatialReference": {"wkid": 4326}}})
+    responses.get(
+        f"{AGENCY}/reverseGeocode",
+        json={
+            "address": {"Match_addr": "100 CHURCH ST", "Addr_type": "PointAddress"},
+            "location": {"x": -72.92, "y": 41.3, "spatialReference": {"wkid": 4326}},
+        },
+    )
     address = ReverseGeocoder(AGENCY, token="tok").reverse(41.3, -72.92)
     assert address.label == "100 CHURCH ST"
     query = parse_qs(urlsplit(responses.calls[0].request.url).query)
@@ -24,18 +28,34 @@ def test_agency_server_path_token_and_longitude_first():
 
 
 def test_world_geocoder_keys():
-    raw = {"Address": "100 Church St", "City": "New Haven", "Region": "Connecticut",
-           "RegionAbbr": "CT", "Postal": "06510", "LongLabel": "ignored"}
+    raw = {
+        "Address": "100 Church St",
+        "City": "New Haven",
+        "Region": "Connecticut",
+        "RegionAbbr": "CT",
+        "Postal": "06510",
+        "LongLabel": "ignored",
+    }
     assert format_address(raw) == "100 Church St, New Haven, CT 06510"
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"error": {"code": 400, "message": "Cannot perform query.",
-                "details": ["Unable to find address for the specified location."]}},
-     "Unable to find address"),
-    ({"error": {"code": 498, "message": "Invalid Token", "details": []}}, "Invalid Token"),
-    ({"address": {}}, "no usable address"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            {
+                "error": {
+                    "code": 400,
+                    "message": "Cannot perform query.",
+                    "details": ["Unable to find address for the specified location."],
+                }
+            },
+            "Unable to find address",
+        ),
+        ({"error": {"code": 498, "message": "Invalid Token", "details": []}}, "Invalid Token"),
+        ({"address": {}}, "no usable address"),
+    ],
+)
 @responses.activate
 def test_errors_in_a_200_body(body, message):
     responses.get(f"{AGENCY}/reverseGeocode", json=body)

@@ -17,8 +17,12 @@ def http():
 
 @responses.activate
 def test_429_carries_retry_after_seconds(http):
-    responses.get(f"{BASE}/things", status=429, headers={"Retry-After": "7"},
-                  json={"message": "Too Many Requests"})
+    responses.get(
+        f"{BASE}/things",
+        status=429,
+        headers={"Retry-After": "7"},
+        json={"message": "Too Many Requests"},
+    )
     with pytest.raises(RateLimitedError) as info:
         http.get("things")
     assert info.value.retry_after == 7
@@ -35,8 +39,9 @@ def test_retry_after_http_date():
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 @responses.activate
 def test_5xx_is_transient_with_vendor_text(http, status):
-    responses.post(f"{BASE}/things", status=status,
-                   json={"Message": "Database unavailable", "Errors": []})
+    responses.post(
+        f"{BASE}/things", status=status, json={"Message": "Database unavailable", "Errors": []}
+    )
     with pytest.raises(TransientError) as info:
         http.post("things", json={})
     assert "Database unavailable" in str(info.value)
@@ -45,10 +50,16 @@ def test_5xx_is_transient_with_vendor_text(http, status):
 
 @responses.activate
 def test_cartegraph_field_errors_are_permanent_and_named(http):
-    responses.post(f"{BASE}/things", status=400, json={
-        "Message": "The request is invalid.",
-        "Errors": [{"GUID": "x", "FieldName": "BogusField", "Message": "Field does not exist."}],
-    })
+    responses.post(
+        f"{BASE}/things",
+        status=400,
+        json={
+            "Message": "The request is invalid.",
+            "Errors": [
+                {"GUID": "x", "FieldName": "BogusField", "Message": "Field does not exist."}
+            ],
+        },
+    )
     with pytest.raises(PermanentError) as info:
         http.post("things", json={})
     assert "BogusField: Field does not exist." in str(info.value)
@@ -57,8 +68,9 @@ def test_cartegraph_field_errors_are_permanent_and_named(http):
 
 @responses.activate
 def test_seeclickfix_422_field_errors(http):
-    responses.post(f"{BASE}/issues", status=422,
-                   json={"errors": {"point": ["is not within boundary"]}})
+    responses.post(
+        f"{BASE}/issues", status=422, json={"errors": {"point": ["is not within boundary"]}}
+    )
     with pytest.raises(PermanentError, match="point: is not within boundary"):
         http.post("issues", json={})
 
@@ -79,8 +91,9 @@ def test_connection_error_is_transient(http):
 
 @responses.activate
 def test_garbage_2xx_reply_is_transient_and_quoted(http):
-    responses.get(f"{BASE}/things", status=200, body="<html>Maintenance</html>",
-                  content_type="text/html")
+    responses.get(
+        f"{BASE}/things", status=200, body="<html>Maintenance</html>", content_type="text/html"
+    )
     with pytest.raises(TransientError) as info:
         http.get("things")
     assert "not JSON" in str(info.value)

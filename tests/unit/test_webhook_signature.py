@@ -28,10 +28,14 @@ def test_valid_signature_passes():
         (lambda ts, sig, body: (ts, None, body), "missing X-Crosswalk-Signature"),
         (lambda ts, sig, body: (None, sig, body), "missing X-Crosswalk-Timestamp"),
         (lambda ts, sig, body: ("yesterday", sig, body), "not unix seconds"),
-        (lambda ts, sig, body: (str(NOW - 301), sign(SECRET, str(NOW - 301), body), body),
-         "away from our clock"),
-        (lambda ts, sig, body: (str(NOW + 400), sign(SECRET, str(NOW + 400), body), body),
-         "away from our clock"),
+        (
+            lambda ts, sig, body: (str(NOW - 301), sign(SECRET, str(NOW - 301), body), body),
+            "away from our clock",
+        ),
+        (
+            lambda ts, sig, body: (str(NOW + 400), sign(SECRET, str(NOW + 400), body), body),
+            "away from our clock",
+        ),
     ],
 )
 def test_bad_signatures_are_401(mutate, message):
@@ -45,8 +49,14 @@ def test_bad_signatures_are_401(mutate, message):
 
 
 def issue(**overrides):
-    data = {"id": 5, "status": "Open", "summary": "Pothole", "lat": 41.3, "lng": -72.9,
-            "request_type": {"id": 122, "title": "Pothole"}}
+    data = {
+        "id": 5,
+        "status": "Open",
+        "summary": "Pothole",
+        "lat": 41.3,
+        "lng": -72.9,
+        "request_type": {"id": 122, "title": "Pothole"},
+    }
     data.update(overrides)
     return data
 
@@ -63,8 +73,7 @@ def issue(**overrides):
         ({"event": "issue.created", "issue": issue(request_type=[1])}, "issue.request_type"),
         ({"event": "issue.created", "issue": issue(created_at="yesterday")}, "issue.created_at"),
         ({"event": "comment.created", "issue": issue()}, "comment"),
-        ({"event": "comment.created", "issue": issue(), "comment": {"comment": "x"}},
-         "comment.id"),
+        ({"event": "comment.created", "issue": issue(), "comment": {"comment": "x"}}, "comment.id"),
     ],
 )
 def test_bad_bodies_name_the_field(body, field):

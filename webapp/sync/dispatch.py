@@ -12,7 +12,7 @@ CRM_POLL_JOB = "workers.jobs.poll_crm_job"
 
 
 def push_job_id(link_id: int) -> str:
-    return f"push:{link_id}"
+    return f"push-{link_id}"
 
 
 def enqueue_push(link_id: int) -> bool:
@@ -29,7 +29,7 @@ def enqueue_push(link_id: int) -> bool:
 
 def enqueue_poll(integration_id: int) -> bool:
     _, created = current_app.task_queue.enqueue_unique(
-        POLL_JOB, integration_id, job_id=f"poll:{integration_id}"
+        POLL_JOB, integration_id, job_id=f"poll-{integration_id}"
     )
     return created
 

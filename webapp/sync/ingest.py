@@ -141,6 +141,7 @@ def upsert_issue(crm: CrmIssue, *, source: str) -> IngestResult:
         # Never let an older copy (a late webhook, an overlapping poll) win.
         return IngestResult(crm.id, False)
     _copy_fields(row, crm)
+    db.session.flush()  # events reference the row: it must exist first (PostgreSQL FKs)
     added = _upsert_comments(crm.id, crm.comments) if crm.comments else 0
     if created:
         events.record("received", f"new issue from the CRM {source}", issue_id=crm.id)

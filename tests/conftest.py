@@ -1,0 +1,253 @@
+"""Fixtures shared by the suite: the simulators on loopback, a database per
+backend (SQLite file, PostgreSQL database), real Redis, and the app on them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import redis
+import requests
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from simulators.runner import start_simulators
+from webapp import create_app
+from webapp.agency_config import parse_agency_config
+from webapp.extensions import db
+from webapp.sync.configure import apply_config
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+SCF_TOKEN = "test-scf-token"
+WEBHOOK_SECRET = "test-webhook-secret"
+CG_USER, CG_PASSWORD = "crosswalk", "test-password"
+ORG_ID = 1234
+SECRETS = {
+    "SCF_TOKEN": SCF_TOKEN,
+    "SCF_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "CG_USER": CG_USER,
+    "CG_PASSWORD": CG_PASSWORD,
+}
+
+AGENCY_YAML = """\
+agency:
+  name: City of New Haven
+crm:
+  kind: seeclickfix
+  base_url: {scf}
+  organization_id: {org}
+  token_env: SCF_TOKEN
+  webhook_secret_env: SCF_WEBHOOK_SECRET
+  poll_interval: 60
+geocoder:
+  url: {arcgis}
+  timeout: 2
+integrations:
+  - name: public-works
+    kind: cartegraph
+    environment: test
+    endpoints:
+      test: {cartegraph}
+      production: http://127.0.0.1:9/production-must-never-be-called
+    username_env: CG_USER
+    password_env: CG_PASSWORD
+    timeout: 3
+    acknowledgment_message: "Your request has been received by Public Works."
+    closing_message: "Public Works has completed this request."
+    categories:
+      - remote_id: Pothole
+        crm_request_type_id: 122
+        acknowledgment_message: "A crew will inspect this pothole."
+        closing_message: "The pothole has been patched."
+      - remote_id: Streetlight Out
+        crm_request_type_id: 123
+"""
+
+
+def agency_yaml(sims) -> str:
+    return AGENCY_YAML.format(
+        scf=sims.scf_base_url,
+        org=ORG_ID,
+        arcgis=sims.arcgis_url,
+        cartegraph=sims.cartegraph_base_url,
+    )
+
+
+class SimControl:
+    """The simulators' /_sim/ control planes, over HTTP like everything else."""
+
+    def __init__(self, sims) -> None:
+        self.sims = sims
+        self.scf = sims.seeclickfix.url
+        self.cg = sims.cartegraph.url
+        self.arcgis = sims.arcgis.url
+
+    def reset(self) -> None:
+        for base in (self.scf, self.cg, self.arcgis):
+            requests.post(f"{base}/_sim/reset", timeout=5).raise_for_status()
+            requests.delete(f"{base}/_sim/faults", timeout=5).raise_for_status()
+            requests.delete(f"{base}/_sim/requests", timeout=5).raise_for_status()
+            requests.post(f"{base}/_sim/latency", json={"ms": 0}, timeout=5).raise_for_status()
+
+    def create_issue(self, **fields) -> dict:
+        body = {
+            "lat": 41.3083,
+            "lng": -72.9279,
+            "address": "165 Church St, New Haven",
+            "request_type_id": 122,
+            "summary": "Pothole",
+            "description": "Deep pothole in the right lane",
+            "reporter": {"name": "Ada Resident", "email": "ada@example.com"},
+        }
+        body.update(fields)
+        response = requests.post(f"{self.scf}/_sim/issues", json=body, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def scf_issue(self, issue_id: int) -> dict:
+        response = requests.get(
+            f"{self.sims.scf_base_url}/issues/{issue_id}",
+            params={"details": "true"},
+            headers={"Authorization": f"Bearer {SCF_TOKEN}"},
+            timeout=5,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def cg_records(self, class_name: str = "cgRequestsClass") -> list[dict]:
+        response = requests.get(
+            f"{self.sims.cartegraph_base_url}/classes/{class_name}",
+            auth=(CG_USER, CG_PASSWORD),
+            timeout=5,
+        )
+        response.raise_for_status()
+        return response.json()[class_name]
+
+    def cg_patch(self, oid, **fields) -> None:
+        requests.post(
+            f"{self.cg}/_sim/records/cgRequestsClass/{oid}", json=fields, timeout=5
+        ).raise_for_status()
+
+    def fault(self, system: str, **fault) -> None:
+        base = {"scf": self.scf, "cg": self.cg, "arcgis": self.arcgis}[system]
+        requests.post(f"{base}/_sim/faults", json=fault, timeout=5).raise_for_status()
+
+    def calls(self, system: str) -> list[dict]:
+        base = {"scf": self.scf, "cg": self.cg, "arcgis": self.arcgis}[system]
+        response = requests.get(f"{base}/_sim/requests", timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+def simulators():
+    sims = start_simulators(
+        "127.0.0.1",
+        seed=False,
+        scf_token=SCF_TOKEN,
+        organization_id=ORG_ID,
+        cg_username=CG_USER,
+        cg_password=CG_PASSWORD,
+    )
+    yield sims
+    sims.stop()
+
+
+@pytest.fixture
+def sim(simulators) -> SimControl:
+    control = SimControl(simulators)
+    control.reset()
+    return control
+
+
+def _admin_url() -> str:
+    return TEST_DATABASE_URL.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    name = f"crosswalk_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(_admin_url(), autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        pytest.fail(
+            f"PostgreSQL at {TEST_DATABASE_URL} is not reachable ({exc}); "
+            "run `make test`, which starts it, or set TEST_DATABASE_URL"
+        )
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = _admin_url().rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(_admin_url(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crosswalk.db'}"
+    return request.getfixturevalue("postgres_database")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=3).flushdb()
+    except redis.RedisError as exc:
+        pytest.fail(
+            f"Redis at {TEST_REDIS_URL} is not reachable ({exc}); "
+            "run `make test`, which starts it, or set TEST_REDIS_URL"
+        )
+    return TEST_REDIS_URL
+
+
+def make_app(database_url: str, redis_url: str | None, **config):
+    from webapp.config import database_url as normalise
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": normalise(database_url, ""),
+            "REDIS_URL": redis_url,
+            "CROSSWALK_ENVIRON": dict(SECRETS),
+            "CROSSWALK_RETRY_INTERVALS": [0, 0],
+            "CROSSWALK_HTTP_TIMEOUT": 5.0,
+            **config,
+        }
+    )
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        _empty_tables()
+    return app
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(database_url, redis_url, sim):
+    app = make_app(database_url, redis_url)
+    with app.app_context():
+        apply_config(parse_agency_config(agency_yaml(sim.sims)))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

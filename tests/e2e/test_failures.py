@@ -1,0 +1,191 @@
+"""Failure handling: retries, the last attempt, duplicates, isolation, the sweeper."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from integrations.cartegraph import CartegraphConnector
+from tests.support import run_jobs
+from webapp.extensions import db
+from webapp.models import Event, SyncLink, SyncState
+from webapp.sync import dispatch, ingest, poll, sweep
+from workers.runner import CrosswalkWorker, build_worker
+
+
+def events(kind: str) -> list[Event]:
+    return (
+        db.session.execute(db.select(Event).where(Event.kind == kind).order_by(Event.id))
+        .scalars()
+        .all()
+    )
+
+
+def ingest_only(app) -> list[int]:
+    """Run the CRM poll inline (it queues the pushes); return the link ids."""
+    report = ingest.poll_crm()
+    assert report.failed == 0, report.errors
+    return db.session.execute(db.select(SyncLink.id).order_by(SyncLink.id)).scalars().all()
+
+
+def test_vendor_5xx_is_retried_then_marked_failed_with_the_reason(app, sim):
+    sim.create_issue()
+    sim.fault(
+        "cg",
+        status=503,
+        count=None,
+        method="POST",
+        path_contains="cgRequestsClass",
+        body={"Message": "Service is down for maintenance"},
+    )
+    with app.app_context():
+        [link_id] = ingest_only(app)
+        dispatch.enqueue_push(link_id)
+        run_jobs(app)
+        link = db.session.get(SyncLink, link_id)
+        assert link.state == SyncState.FAILED
+        assert link.attempts == 3  # first try + two retries (CROSSWALK_RETRY_INTERVALS)
+        assert "Service is down for maintenance" in link.last_error
+        assert [e.level for e in events("push_retry")] == ["warning", "warning"]
+        [failed] = events("push_failed")
+        assert failed.level == "error" and "503" in failed.detail
+    posts = [c for c in sim.calls("cg") if c["method"] == "POST"]
+    assert len(posts) == 3
+
+
+def test_vendor_4xx_fails_at_once_without_retry(app, sim):
+    sim.create_issue()
+    sim.fault(
+        "cg",
+        status=400,
+        count=None,
+        method="POST",
+        path_contains="cgRequestsClass",
+        body={
+            "Message": "The request is invalid.",
+            "Errors": [
+                {"GUID": "1", "FieldName": "IssueField", "Message": "Pothole is not a valid value."}
+            ],
+        },
+    )
+    with app.app_context():
+        [link_id] = ingest_only(app)
+        dispatch.enqueue_push(link_id)
+        run_jobs(app)
+        link = db.session.get(SyncLink, link_id)
+        assert link.state == SyncState.FAILED and link.attempts == 1
+        assert "IssueField: Pothole is not a valid value." in link.last_error
+
+
+def test_lost_create_reply_is_adopted_not_duplicated(app, sim):
+    """The vendor creates the request but the reply is lost (502 after the write)."""
+    issue_id = sim.create_issue()["id"]
+    sim.fault("cg", drop_after=True, count=1, method="POST", path_contains="cgRequestsClass")
+    with app.app_context():
+        [link_id] = ingest_only(app)
+        dispatch.enqueue_push(link_id)
+        run_jobs(app)
+        assert db.session.get(SyncLink, link_id).state == SyncState.ACKNOWLEDGED
+        assert len(events("remote_adopted")) == 1
+    records = [r for r in sim.cg_records() if r["SeeClickFixIDField"] == str(issue_id)]
+    assert len(records) == 1
+
+
+def test_worker_killed_between_create_and_storing_the_id(app, sim, tmp_path, monkeypatch):
+    """A forked work horse dies right after the remote create; the retry adopts."""
+    issue_id = sim.create_issue()["id"]
+    marker = tmp_path / "killed-once"
+    real_create = CartegraphConnector.create_request
+
+    def create_then_die(self, request):
+        record = real_create(self, request)
+        if not marker.exists():
+            marker.write_text("x")
+            os._exit(1)  # the process vanishes: no except, no finally, no commit
+        return record
+
+    monkeypatch.setattr(CartegraphConnector, "create_request", create_then_die)
+    with app.app_context():
+        [link_id] = ingest_only(app)
+        dispatch.enqueue_push(link_id)
+        worker = build_worker(app, CrosswalkWorker)
+        worker.work(burst=True, logging_level="WARNING")
+        db.session.expire_all()
+        assert marker.exists()
+        link = db.session.get(SyncLink, link_id)
+        if link.state != SyncState.ACKNOWLEDGED:
+            # The killed attempt is retried by RQ; work the retry.
+            worker.work(burst=True, logging_level="WARNING")
+            db.session.expire_all()
+            link = db.session.get(SyncLink, link_id)
+        assert link.state == SyncState.ACKNOWLEDGED
+        assert len(events("remote_adopted")) == 1
+    records = [r for r in sim.cg_records() if r["SeeClickFixIDField"] == str(issue_id)]
+    assert len(records) == 1
+
+
+def test_one_failing_issue_does_not_stop_the_poll(app, sim):
+    first = sim.create_issue()["id"]
+    second = sim.create_issue(summary="Second pothole")["id"]
+    with app.app_context():
+        dispatch.enqueue_crm_poll()
+        run_jobs(app)
+        links = db.session.execute(db.select(SyncLink).order_by(SyncLink.issue_id)).scalars().all()
+        assert [link.state for link in links] == ["acknowledged", "acknowledged"]
+        for record in sim.cg_records():
+            sim.cg_patch(record["Oid"], StatusField="Closed")
+        sim.fault("scf", status=500, count=1, path_contains=f"/issues/{first}/close")
+        report = poll.poll_integration(links[0].integration_id)
+        assert (report.closed, report.failed) == (1, 1)
+        db.session.expire_all()
+        assert db.session.get(SyncLink, links[0].id).state == SyncState.ACKNOWLEDGED
+        assert db.session.get(SyncLink, links[0].id).last_error
+        assert db.session.get(SyncLink, links[1].id).state == SyncState.CLOSED
+        # The next cycle closes the one that failed.
+        assert poll.poll_integration(links[0].integration_id).closed == 1
+    assert sim.scf_issue(first)["status"] == "Closed"
+    assert sim.scf_issue(second)["status"] == "Closed"
+
+
+def test_poll_is_one_query_per_batch_of_100(app, sim):
+    for i in range(230):
+        sim.create_issue(summary=f"Pothole {i}")
+    with app.app_context():
+        dispatch.enqueue_crm_poll()
+        run_jobs(app)
+        assert (
+            db.session.execute(
+                db.select(db.func.count())
+                .select_from(SyncLink)
+                .where(SyncLink.state == SyncState.ACKNOWLEDGED)
+            ).scalar_one()
+            == 230
+        )
+        requests_before = len(sim.calls("cg"))
+        integration_id = db.session.execute(db.select(SyncLink.integration_id)).scalars().first()
+        report = poll.poll_integration(integration_id)
+    assert (report.polled, report.batches) == (230, 3)
+    assert len(sim.calls("cg")) - requests_before == 3
+
+
+def test_sweeper_requeues_pushes_lost_with_redis(app, sim):
+    sim.create_issue()
+    with app.app_context():
+        [link_id] = ingest_only(app)
+        dispatch.enqueue_push(link_id)
+        app.task_queue.connection.flushdb()  # Redis lost everything
+        assert app.task_queue.depth() == 0
+        assert sweep.sweep_pending(timedelta(seconds=0)) == 1
+        assert sweep.sweep_pending(timedelta(seconds=0)) == 0  # already waiting: not doubled
+        run_jobs(app)
+        assert db.session.get(SyncLink, link_id).state == SyncState.ACKNOWLEDGED
+
+
+def test_enqueue_is_deduplicated_by_job_id(app, sim):
+    sim.create_issue()
+    with app.app_context():
+        [link_id] = ingest_only(app)
+        app.task_queue.connection.flushdb()
+        assert dispatch.enqueue_push(link_id) is True
+        assert dispatch.enqueue_push(link_id) is False
+        assert app.task_queue.depth() == 1

@@ -1,0 +1,70 @@
+"""Periodic jobs on RQ's scheduler with idempotent ids, and Retry-After honoured."""
+
+from __future__ import annotations
+
+import time
+
+from rq import Retry
+from rq.job import Job
+
+from integrations.errors import RateLimitedError
+from tests.support import run_jobs
+from workers.schedules import ensure_schedules, next_slot, periodic_tasks
+
+
+def test_periodic_tasks_follow_the_configuration(app):
+    with app.app_context():
+        names = {t.name: t.interval for t in periodic_tasks()}
+    assert names == {"sweep": 60, "crm-poll": 60, "poll-public-works": 300}
+
+
+def test_two_schedulers_never_double_the_work(app):
+    now = time.time()
+    with app.app_context():
+        first = ensure_schedules(now)
+        second = ensure_schedules(now)  # another worker starting at the same moment
+        assert len(first) == 3 and second == []
+        registry = app.task_queue.queue.scheduled_job_registry
+        assert sorted(registry.get_job_ids()) == sorted(first)
+        assert f"periodic-crm-poll-{next_slot(60, now)}" in first
+
+
+def test_periodic_run_schedules_its_successor(app, sim):
+    with app.app_context():
+        queue = app.task_queue
+        job, _ = queue.enqueue_unique(
+            "workers.schedules.run_periodic", "crm-poll", job_id="periodic-crm-poll-manual"
+        )
+        run_jobs(app)
+        assert Job.fetch(job.id, connection=queue.connection).get_status() == "finished"
+        scheduled = queue.queue.scheduled_job_registry.get_job_ids()
+        assert any(j.startswith("periodic-crm-poll-") for j in scheduled)
+
+
+def rate_limited():
+    raise RateLimitedError("slow down", retry_after=30, status=429)
+
+
+def test_retry_after_stretches_the_next_rq_retry(app):
+    with app.app_context():
+        queue = app.task_queue.queue
+        job = queue.enqueue(
+            "tests.e2e.test_schedules.rate_limited_job", retry=Retry(max=2, interval=[1, 1])
+        )
+        before = time.time()
+        run_jobs(app)
+        registry = queue.scheduled_job_registry
+        assert registry.get_job_ids() == [job.id]
+        at = registry.get_scheduled_time(job)
+        assert at.timestamp() >= before + 29  # not 1 s: the vendor asked for 30
+
+
+def rate_limited_job():
+    from workers.jobs import _next_retry_in
+
+    try:
+        rate_limited()
+    except RateLimitedError as exc:
+        final, delay = _next_retry_in(exc)
+        assert (final, delay) == (False, 30.0)
+        raise

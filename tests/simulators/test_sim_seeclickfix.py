@@ -1,0 +1,250 @@
+"""SeeClickFix simulator: paging, filters, transitions, comments, creation, auth."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import requests
+
+from simulators.runner import RunningSimulators
+
+ORG = 1234
+
+
+def issues_url(sims: RunningSimulators) -> str:
+    return f"{sims.scf_base_url}/organizations/{ORG}/issues"
+
+
+def first_issue_id(sims: RunningSimulators) -> int:
+    return min(sims.seeclickfix_state.issues)
+
+
+def test_paging_envelope_walks_every_issue_once(sims, scf):
+    params = {"per_page": 7, "sort": "updated_at", "sort_direction": "ASC"}
+    body = scf.get(issues_url(sims), params=params).json()
+    pagination = body["metadata"]["pagination"]
+    assert body["errors"] is None
+    assert pagination == {
+        "page": 1,
+        "pages": 5,
+        "per_page": 7,
+        "next_page": 2,
+        "next_page_url": pagination["next_page_url"],
+        "previous_page": None,
+    }
+    seen = [i["id"] for i in body["issues"]]
+    while pagination["next_page_url"]:
+        body = scf.get(pagination["next_page_url"]).json()
+        pagination = body["metadata"]["pagination"]
+        seen += [i["id"] for i in body["issues"]]
+    assert pagination["page"] == 5 and pagination["previous_page"] == 4
+    assert len(seen) == len(set(seen)) == 30
+
+
+def test_per_page_is_clamped(sims, scf):
+    big = scf.get(issues_url(sims), params={"per_page": 500}).json()
+    assert big["metadata"]["pagination"]["per_page"] == 100
+    detailed = scf.get(issues_url(sims), params={"per_page": 50, "details": "true"}).json()
+    assert detailed["metadata"]["pagination"]["per_page"] == 20
+    assert "comments" in detailed["issues"][0]
+
+
+def test_updated_at_after_returns_only_newer_updates(sims, scf):
+    params = {"per_page": 100, "sort": "updated_at", "sort_direction": "ASC"}
+    issues = scf.get(issues_url(sims), params=params).json()["issues"]
+    stamps = [datetime.fromisoformat(i["updated_at"]) for i in issues]
+    assert stamps == sorted(stamps)
+    cutoff = issues[9]["updated_at"]
+    newer = scf.get(issues_url(sims), params={**params, "updated_at_after": cutoff}).json()
+    assert [i["id"] for i in newer["issues"]] == [i["id"] for i in issues[10:]]
+
+    # A new comment on an old issue bumps it past the cutoff.
+    oldest = issues[0]["id"]
+    scf.post(f"{sims.scf_base_url}/issues/{oldest}/comments", json={"comment": "On it."})
+    again = scf.get(issues_url(sims), params={**params, "updated_at_after": cutoff}).json()
+    assert again["issues"][-1]["id"] == oldest
+
+
+def test_same_second_updates_page_stably(sims, scf):
+    ids = sorted(sims.seeclickfix_state.issues)[:5]
+    for issue_id in ids:  # all within one or two seconds
+        scf.post(f"{sims.scf_base_url}/issues/{issue_id}/acknowledge", json={"comment": "Ack"})
+    params = {"per_page": 1, "sort": "updated_at", "sort_direction": "ASC"}
+    seen = []
+    for page in range(1, 31):
+        seen += [
+            i["id"]
+            for i in scf.get(issues_url(sims), params={**params, "page": page}).json()["issues"]
+        ]
+    assert len(seen) == len(set(seen)) == 30
+    assert seen[-5:] == ids
+
+
+def test_status_request_type_and_org_filters(sims, scf):
+    issue_id = first_issue_id(sims)
+    scf.post(f"{sims.scf_base_url}/issues/{issue_id}/close", json={"comment": "Fixed"})
+    closed = scf.get(issues_url(sims), params={"status": "closed"}).json()["issues"]
+    assert [i["id"] for i in closed] == [issue_id]
+    sims.seeclickfix_state.archive(issue_id)
+    default = scf.get(issues_url(sims), params={"per_page": 100}).json()["issues"]
+    assert issue_id not in {i["id"] for i in default}
+    potholes = scf.get(issues_url(sims), params={"request_types": "122", "per_page": 100}).json()
+    assert {i["request_type"]["id"] for i in potholes["issues"]} == {122}
+    assert scf.get(issues_url(sims), params={"status": "bogus"}).status_code == 422
+    wrong_org = scf.get(f"{sims.scf_base_url}/organizations/999/issues")
+    assert wrong_org.status_code == 404
+
+
+def test_auth_failures_and_basic_auth(sims):
+    url = issues_url(sims)
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        response = requests.get(url, headers=headers)
+        assert response.status_code == 401
+        assert response.json() == {"errors": {"base": ["Unauthorized"]}}
+    assert requests.get(url, auth=("crosswalk", "demo-password")).status_code == 200
+    assert requests.get(url, auth=("crosswalk", "nope")).status_code == 401
+
+
+def test_issue_fields_and_details(sims, scf):
+    issue_id = first_issue_id(sims)
+    plain = scf.get(f"{sims.scf_base_url}/issues/{issue_id}").json()
+    assert plain["status"] == "Open"
+    assert plain["media"]["image_full"].endswith(".jpg")
+    assert plain["reporter"]["email"] == "maria.gonzalez@example.com"
+    assert plain["request_type"]["url"].endswith("/request_types/122")
+    assert "comments" not in plain
+    detailed = scf.get(f"{sims.scf_base_url}/issues/{issue_id}", params={"details": "true"})
+    body = detailed.json()
+    assert {"question": "How deep is the pothole?", "answer": "DEEP", "primary_key": "142"} in (
+        body["questions"]
+    )
+    assert body["comments"][0]["commenter"]["name"] == "Kevin O'Brien"
+    assert scf.get(f"{sims.scf_base_url}/issues/1").status_code == 404
+
+
+def test_acknowledge_close_reopen(sims, scf):
+    issue_id = first_issue_id(sims)
+    base = f"{sims.scf_base_url}/issues/{issue_id}"
+    before = scf.get(base).json()
+
+    ack = scf.post(f"{base}/acknowledge", json={"comment": "Sent to Public Works."})
+    assert ack.status_code == 201
+    assert ack.json() == {
+        "moderated": False,
+        "comment": "Sent to Public Works.",
+        "commenter": {
+            "id": ack.json()["commenter"]["id"],
+            "name": "City of New Haven",
+            "role": "Verified Official",
+        },
+        "issue": {"status": "Acknowledged"},
+        "media": {
+            "image_full": None,
+            "image_square_100x100": None,
+            "video_url": None,
+            "representative_image_url": None,
+        },
+    }
+    issue = scf.get(base).json()
+    assert issue["acknowledged_at"] is not None
+    assert datetime.fromisoformat(issue["updated_at"]) > datetime.fromisoformat(
+        before["updated_at"]
+    )
+
+    close = scf.post(f"{base}/close", data={"comment": "Repaired."})  # form-encoded
+    assert close.json()["issue"] == {"status": "Closed"}
+    refused = scf.post(f"{base}/acknowledge", json={"comment": "again"})
+    assert refused.status_code == 422
+
+    reopened = scf.post(f"{base}/open", json={"comment": "Reopening."})
+    assert reopened.json()["issue"] == {"status": "Open"}
+    assert scf.get(base).json()["reopened_at"] is not None
+    comments = scf.get(f"{base}/comments").json()["comments"]
+    assert [c["comment"] for c in comments][-3:] == [
+        "Sent to Public Works.",
+        "Repaired.",
+        "Reopening.",
+    ]
+
+
+def test_transition_and_comment_require_text(sims, scf):
+    base = f"{sims.scf_base_url}/issues/{first_issue_id(sims)}"
+    for path in ("/close", "/acknowledge", "/comments"):
+        response = scf.post(base + path, json={})
+        assert response.status_code == 422
+        assert response.json() == {"errors": {"comment": ["can't be blank"]}}
+    bad_json = scf.post(base + "/close", data="{oops", headers={"Content-Type": "application/json"})
+    assert bad_json.status_code == 400
+    assert bad_json.json() == {"request": "Unable to parse JSON"}
+
+
+def test_comments_in_creation_order(sims, scf):
+    base = f"{sims.scf_base_url}/issues/{first_issue_id(sims)}"
+    created = [scf.post(f"{base}/comments", json={"comment": f"note {n}"}) for n in range(3)]
+    assert all(r.status_code == 201 for r in created)
+    assert created[0].json()["commenter"]["role"] == "Verified Official"
+    listed = scf.get(f"{base}/comments").json()["comments"]
+    assert [c["id"] for c in listed[-3:]] == [r.json()["id"] for r in created]
+
+
+def test_create_issue(sims, scf):
+    body = {
+        "lat": 41.30736,
+        "lng": -72.92486,
+        "address": "165 Church St",
+        "request_type_id": 122,
+        "answers": {"142": "SHALLOW", "summary": "Pothole", "description": "From Cartegraph"},
+    }
+    created = scf.post(f"{sims.scf_base_url}/issues", json=body)
+    assert created.status_code == 201
+    fetched = scf.get(created.headers["Location"]).json()
+    assert fetched == created.json()
+    assert fetched["description"] == "From Cartegraph"
+
+    outside = scf.post(f"{sims.scf_base_url}/issues", json={**body, "lat": 40.0})
+    assert outside.status_code == 422
+    assert "not within boundary" in outside.json()["errors"]["point"][0]
+    missing = scf.post(f"{sims.scf_base_url}/issues", json={**body, "answers": {}})
+    assert missing.status_code == 422
+    bad = scf.post(
+        f"{sims.scf_base_url}/issues", data="not json", headers={"Content-Type": "application/json"}
+    )
+    assert bad.status_code == 400
+
+
+def test_request_type_questions(sims, scf):
+    body = scf.get(f"{sims.scf_base_url}/request_types/122").json()
+    assert body["title"] == "Pothole"
+    first_name = next(q for q in body["questions"] if q["primary_key"] == "143")
+    assert first_name["answer_kept_private"] is True
+    assert "integration_key" not in first_name  # not part of the documented format
+    depth = next(q for q in body["questions"] if q["primary_key"] == "142")
+    assert {v["key"] for v in depth["select_values"]} == {"SHALLOW", "DEEP"}
+
+
+def test_resident_control_endpoints(sims, scf):
+    control = f"{sims.seeclickfix.url}/_sim/issues"
+    issue = requests.post(
+        control,
+        json={
+            "lat": 41.3133,
+            "lng": -72.9196,
+            "request_type_id": 124,
+            "summary": "Graffiti",
+            "description": "Tag on wall",
+            "reporter": {"name": "Ann Lee", "email": "ann@example.com"},
+            "answers": {"160": "NO"},
+            "image_url": "https://img.example/1.jpg",
+        },
+    ).json()
+    assert issue["questions"] == [
+        {"question": "Is the graffiti offensive?", "answer": "NO", "primary_key": "160"}
+    ]
+    comment = requests.post(
+        f"{control}/{issue['id']}/comments",
+        json={"comment": "Still there", "commenter": {"name": "Bo"}},
+    )
+    assert comment.status_code == 201
+    scf.post(f"{sims.scf_base_url}/issues/{issue['id']}/close", json={"comment": "Cleaned"})
+    reopened = requests.post(f"{control}/{issue['id']}/reopen").json()
+    assert reopened["status"] == "Open" and reopened["reopened_at"]

@@ -1,0 +1,11 @@
+"""Helpers the tests import (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from workers.runner import ThreadWorker, build_worker
+
+
+def run_jobs(app, *, max_jobs: int | None = None) -> bool:
+    """Work the queue in this process until it is empty (RQ burst mode)."""
+    worker = build_worker(app, ThreadWorker)
+    return worker.work(burst=True, max_jobs=max_jobs, logging_level="WARNING")
