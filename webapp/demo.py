@@ -11,7 +11,6 @@ import os
 import secrets
 import socket
 import threading
-import time
 from pathlib import Path
 
 import click
@@ -84,11 +83,6 @@ def run_demo(
     exit_after: float | None = None,
 ) -> None:
     from simulators.runner import start_simulators
-    from workers.runner import start_in_process_worker
-
-    from . import create_app
-    from .sync import dispatch
-    from .sync.configure import apply_config
 
     port = _free_port(host, port)
     web_url = f"http://{host}:{port}"
@@ -109,6 +103,20 @@ def run_demo(
         webhook_url=f"{web_url}/webhooks/seeclickfix",
         webhook_secret=environ["SCF_WEBHOOK_SECRET"],
     )
+    try:
+        _run(sims, environ, host=host, port=port, web_url=web_url, task_after=task_after,
+             close_after=close_after, exit_after=exit_after)
+    finally:
+        sims.stop()
+
+
+def _run(sims, environ, *, host, port, web_url, task_after, close_after, exit_after) -> None:
+    from workers.runner import start_in_process_worker
+
+    from . import create_app
+    from .sync import dispatch
+    from .sync.configure import apply_config
+
     requests.post(
         f"{sims.cartegraph.url}/_sim/auto_progress",
         json={"enabled": True, "task_after": task_after, "close_after": close_after},
@@ -159,5 +167,3 @@ def run_demo(
     finally:
         server.server_close()
         worker.stop(timeout=2)
-        sims.stop()
-        time.sleep(0.1)

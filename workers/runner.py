@@ -76,13 +76,12 @@ class InProcessWorker:
             thread.join(timeout)
 
 
-def start_in_process_worker(app: Flask, *, dequeue_timeout: int = 1) -> InProcessWorker:
+def start_in_process_worker(app: Flask) -> InProcessWorker:
     """Start a worker thread and a scheduler thread for this app's queue."""
     from workers.schedules import ensure_schedules
 
     queue = app.task_queue
     worker = build_worker(app, ThreadWorker)
-    worker.dequeue_timeout = dequeue_timeout
     scheduler = ThreadScheduler([queue.queue], connection=queue.connection, interval=1)
     scheduler._connection = queue.connection  # keep the in-memory server, do not reconnect
 

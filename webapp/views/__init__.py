@@ -13,3 +13,7 @@ def init_app(app: Flask) -> None:
     from . import filters
 
     filters.init_app(app)
+
+    @app.context_processor
+    def queue_banner() -> dict:
+        return {"in_process_queue": app.task_queue.in_process}
