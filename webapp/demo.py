@@ -68,10 +68,9 @@ def _free_port(host: str, preferred: int) -> int:
     with socket.socket() as sock:
         try:
             sock.bind((host, preferred))
-            return preferred
         except OSError:
             sock.bind((host, 0))
-            return sock.getsockname()[1]
+        return sock.getsockname()[1]
 
 
 def run_demo(
@@ -104,8 +103,16 @@ def run_demo(
         webhook_secret=environ["SCF_WEBHOOK_SECRET"],
     )
     try:
-        _run(sims, environ, host=host, port=port, web_url=web_url, task_after=task_after,
-             close_after=close_after, exit_after=exit_after)
+        _run(
+            sims,
+            environ,
+            host=host,
+            port=port,
+            web_url=web_url,
+            task_after=task_after,
+            close_after=close_after,
+            exit_after=exit_after,
+        )
     finally:
         sims.stop()
 

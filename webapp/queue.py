@@ -87,8 +87,3 @@ def connect(url: str | None) -> tuple[redis.Redis, bool]:
 def init_app(app: Flask) -> None:
     connection, in_process = connect(app.config.get("REDIS_URL"))
     app.task_queue = TaskQueue(connection, app.config["CROSSWALK_QUEUE"], in_process=in_process)
-    if in_process:
-        log.info(
-            "No REDIS_URL: jobs run in this process on an in-memory queue (fakeredis). "
-            "Set REDIS_URL and run `crosswalk worker` in production."
-        )

@@ -189,3 +189,30 @@ def test_enqueue_is_deduplicated_by_job_id(app, sim):
         assert dispatch.enqueue_push(link_id) is True
         assert dispatch.enqueue_push(link_id) is False
         assert app.task_queue.depth() == 1
+
+
+def test_one_poisoned_issue_does_not_stop_the_crm_poll(app, sim, monkeypatch):
+    good = sim.create_issue(summary="Fine")["id"]
+    poisoned = sim.create_issue(summary="Poison")["id"]
+    later = sim.create_issue(summary="Also fine")["id"]
+    real_upsert = ingest.upsert_issue
+
+    def upsert(crm, *, source):
+        if crm.id == poisoned:
+            raise RuntimeError("database said no")
+        return real_upsert(crm, source=source)
+
+    monkeypatch.setattr(ingest, "upsert_issue", upsert)
+    with app.app_context():
+        report = ingest.poll_crm()
+        assert (report.seen, report.created, report.failed) == (3, 2, 1)
+        assert f"issue {poisoned}: database said no" in report.errors[0]
+        stored = set(db.session.execute(db.select(SyncLink.issue_id)).scalars())
+        assert stored == {good, later}
+        [failure] = events("ingest_failed")
+        assert failure.level == "error" and str(poisoned) in failure.detail
+        # The cursor stays before the poisoned issue, so the next poll reads it again.
+        monkeypatch.setattr(ingest, "upsert_issue", real_upsert)
+        assert ingest.poll_crm().created == 1
+        stored = set(db.session.execute(db.select(SyncLink.issue_id)).scalars())
+        assert stored == {good, poisoned, later}

@@ -94,7 +94,40 @@ def overview() -> Overview:
     )
 
 
-def issue_page(*, state: str | None, integration: str | None, page: int, per_page: int = 50):
+@dataclass
+class Page:
+    """One page of (issue, link, integration) rows (Flask-SQLAlchemy's paginate
+    returns only the first entity of a multi-entity select)."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def issue_page(
+    *, state: str | None, integration: str | None, page: int, per_page: int = 50
+) -> Page:
     """Issues with their sync link, newest first; ``state="skipped"`` lists unrouted ones."""
     query = (
         db.select(Issue, SyncLink, Integration)
@@ -108,7 +141,11 @@ def issue_page(*, state: str | None, integration: str | None, page: int, per_pag
         query = query.where(SyncLink.state == state)
     if integration:
         query = query.where(Integration.name == integration)
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+    total = db.session.execute(
+        db.select(func.count()).select_from(query.order_by(None).subquery())
+    ).scalar_one()
+    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items=[tuple(row) for row in rows], page=page, per_page=per_page, total=total)
 
 
 def issue_detail(issue_id: int):

@@ -1,0 +1,136 @@
+"""The `crosswalk` command as an operator runs it: a subprocess, from another
+directory, configured only by environment variables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from tests.conftest import SECRETS, agency_yaml, make_app
+from webapp.config import database_url as normalise
+
+CROSSWALK = str(Path(sys.executable).with_name("crosswalk"))
+
+
+@pytest.fixture
+def env(database_url, tmp_path):
+    make_app(database_url, None)  # migrated and empty
+    return {
+        **os.environ,
+        **SECRETS,
+        "DATABASE_URL": database_url,
+        "CROSSWALK_INSTANCE": str(tmp_path / "instance"),
+        "CROSSWALK_RETRY_INTERVALS": "0",
+    }
+
+
+def crosswalk(*args, env, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CROSSWALK, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def count(database_url: str, sql: str) -> int:
+    engine = create_engine(normalise(database_url, ""))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_db_upgrade_works_from_any_directory(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    env = {**os.environ, "DATABASE_URL": url, "CROSSWALK_INSTANCE": str(tmp_path)}
+    result = crosswalk("db", "upgrade", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    engine = create_engine(url)
+    assert {"issue", "sync_link", "event", "integration"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_config_load_refuses_a_bad_file_and_changes_nothing(env, database_url, sim, tmp_path):
+    good = agency_yaml(sim.sims)
+    bad = good.replace(sim.sims.cartegraph_base_url, "not-a-url")
+    path = tmp_path / "agency.yaml"
+    path.write_text(bad)
+    line = bad.splitlines().index("      test: not-a-url") + 1
+    result = crosswalk("config", "load", str(path), env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert (
+        f"integrations[0].endpoints.test: not a URL (line {line})" in result.stderr.splitlines()[0]
+    )
+    assert count(database_url, "select count(*) from agency") == 0
+    assert count(database_url, "select count(*) from integration") == 0
+
+
+def test_config_load_is_idempotent(env, database_url, sim, tmp_path):
+    path = tmp_path / "agency.yaml"
+    path.write_text(agency_yaml(sim.sims))
+    first = crosswalk("config", "load", str(path), env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "created" in first.stdout
+    second = crosswalk("config", "load", str(path), env=env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "configuration unchanged" in second.stdout
+    assert count(database_url, "select count(*) from integration") == 1
+    assert count(database_url, "select count(*) from category") == 2
+
+
+def test_sync_inline_round_trip(env, database_url, sim, tmp_path):
+    path = tmp_path / "agency.yaml"
+    path.write_text(agency_yaml(sim.sims))
+    assert crosswalk("config", "load", str(path), env=env, cwd=tmp_path).returncode == 0
+    issue_id = sim.create_issue()["id"]
+    env = {**env, "REDIS_URL": ""}  # no Redis: --inline is implied and said so
+    crm = crosswalk("sync", "crm", "--inline", env=env, cwd=tmp_path)
+    assert crm.returncode == 0, crm.stderr
+    assert "1 new" in crm.stdout
+    push = crosswalk("sync", "push", "--issue", str(issue_id), "--inline", env=env, cwd=tmp_path)
+    assert push.returncode == 0, push.stderr
+    assert "acknowledged" in push.stdout
+    [record] = sim.cg_records()
+    sim.cg_patch(record["Oid"], StatusField="Closed")
+    poll = crosswalk(
+        "sync", "poll", "--integration", "public-works", "--inline", env=env, cwd=tmp_path
+    )
+    assert poll.returncode == 0, poll.stderr
+    assert "closed 1" in poll.stdout
+    assert sim.scf_issue(issue_id)["status"] == "Closed"
+
+
+def test_sync_reports_unknown_integration(env, sim, tmp_path):
+    path = tmp_path / "agency.yaml"
+    path.write_text(agency_yaml(sim.sims))
+    crosswalk("config", "load", str(path), env=env, cwd=tmp_path)
+    result = crosswalk("sync", "poll", "--integration", "nope", "--inline", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no integration named 'nope'" in result.stderr
+
+
+def test_worker_needs_redis(env, tmp_path):
+    result = crosswalk("worker", "--burst", env={**env, "REDIS_URL": ""}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "REDIS_URL" in result.stderr
+
+
+def test_separate_worker_process_does_the_work(env, database_url, redis_url, sim, tmp_path):
+    """Production shape: the CLI enqueues on real Redis, a `crosswalk worker` does it."""
+    path = tmp_path / "agency.yaml"
+    path.write_text(agency_yaml(sim.sims))
+    env = {**env, "REDIS_URL": redis_url}
+    assert crosswalk("config", "load", str(path), env=env, cwd=tmp_path).returncode == 0
+    issue_id = sim.create_issue()["id"]
+    queued = crosswalk("sync", "crm", env=env, cwd=tmp_path)
+    assert queued.returncode == 0, queued.stderr
+    assert "queued" in queued.stdout
+    assert count(database_url, "select count(*) from issue") == 0  # not done yet: queued
+    worker = crosswalk("worker", "--burst", "--no-scheduler", env=env, cwd=tmp_path)
+    assert worker.returncode == 0, worker.stderr
+    assert count(database_url, "select count(*) from sync_link where state = 'acknowledged'") == 1
+    assert sim.scf_issue(issue_id)["status"] == "Acknowledged"

@@ -1,0 +1,78 @@
+"""The staff dashboard renders real sync state, and its retry button works."""
+
+from __future__ import annotations
+
+import re
+
+from tests.support import run_jobs
+from webapp.extensions import db
+from webapp.models import SyncLink, SyncState
+from webapp.sync import dispatch
+
+
+def count_of(html: str, state: str) -> int:
+    return int(re.search(rf'data-state="{state}">(\d+)<', html).group(1))
+
+
+def test_overview_list_and_timeline(app, client, sim):
+    issue_id = sim.create_issue()["id"]
+    sim.create_issue(request_type_id=125, summary="Loud music")
+    with app.app_context():
+        dispatch.enqueue_crm_poll()
+        run_jobs(app)
+
+    html = client.get("/").get_data(as_text=True)
+    assert "public-works" in html
+    assert count_of(html, "acknowledged") == 1
+    assert count_of(html, "failed") == 0
+    assert "in-process queue" not in html  # real Redis here: no banner
+
+    listing = client.get("/issues?state=acknowledged&integration=public-works")
+    assert listing.status_code == 200
+    text = listing.get_data(as_text=True)
+    assert f">{issue_id}</a>" in text and "REQ-" in text
+
+    skipped = client.get("/issues?state=skipped").get_data(as_text=True)
+    assert "not mapped to any integration" in skipped
+
+    detail = client.get(f"/issues/{issue_id}").get_data(as_text=True)
+    for step in ("received", "routed", "geocoded", "remote created", "acknowledged"):
+        assert step in detail
+    assert "A crew will inspect this pothole." in detail
+
+
+def test_bad_filters_and_unknown_issue(client):
+    assert client.get("/issues?state=bogus").status_code == 400
+    assert client.get("/issues/424242").status_code == 404
+
+
+def test_failed_issue_shows_reason_and_retry_requeues(app, client, sim):
+    issue_id = sim.create_issue()["id"]
+    sim.fault(
+        "cg",
+        status=503,
+        count=3,
+        method="POST",
+        path_contains="cgRequestsClass",
+        body={"Message": "Service is down for maintenance"},
+    )
+    with app.app_context():
+        dispatch.enqueue_crm_poll()
+        run_jobs(app)
+        link = db.session.execute(db.select(SyncLink)).scalar_one()
+        assert link.state == SyncState.FAILED
+        link_id = link.id
+
+    overview = client.get("/").get_data(as_text=True)
+    assert count_of(overview, "failed") == 1
+    detail = client.get(f"/issues/{issue_id}").get_data(as_text=True)
+    assert "Service is down for maintenance" in detail
+    assert "Retry now" in detail
+
+    response = client.post(f"/links/{link_id}/retry")
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(SyncLink, link_id).state == SyncState.PENDING
+        run_jobs(app)  # the vendor is back
+        db.session.expire_all()
+        assert db.session.get(SyncLink, link_id).state == SyncState.ACKNOWLEDGED
