@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tests.support import run_jobs
 from webapp.extensions import db
-from webapp.models import Event, Issue, SyncLink, SyncState
-from webapp.sync import dispatch, poll
+from webapp.models import Comment, Event, Issue, SyncLink, SyncState
+from webapp.sync import dispatch, ingest, poll
 
 
 def kinds(issue_id: int) -> list[str]:
@@ -72,6 +72,17 @@ def test_issue_round_trips_open_acknowledged_closed(app, sim):
         report = poll.poll_integration(link.integration_id)
         assert report.polled == 0
         assert sim.scf_issue(issue_id)["status"] == "Closed"
+
+        # Our own acknowledgment and closing comments come back on the next CRM
+        # poll: stored as ours, not reported as news, never to be mirrored.
+        ingest.poll_crm()
+        origins = db.session.execute(
+            db.select(Comment.origin, Comment.body).where(Comment.issue_id == issue_id)
+        ).all()
+        assert sorted(tuple(o) for o in origins) == [
+            ("crosswalk", "A crew will inspect this pothole."),
+            ("crosswalk", "The pothole has been patched."),
+        ]
 
         assert kinds(issue_id) == [
             "received",

@@ -11,7 +11,17 @@ from integrations.errors import IntegrationError
 from integrations.seeclickfix import CrmComment, CrmIssue
 
 from ..extensions import db
-from ..models import Category, Comment, Integration, Issue, SyncCursor, SyncLink, SyncState, utcnow
+from ..models import (
+    Agency,
+    Category,
+    Comment,
+    Integration,
+    Issue,
+    SyncCursor,
+    SyncLink,
+    SyncState,
+    utcnow,
+)
 from . import dispatch, events, runtime
 
 CRM_CURSOR = "crm"
@@ -69,7 +79,13 @@ def _copy_fields(row: Issue, crm: CrmIssue) -> None:
     row.reopened_at = crm.reopened_at
 
 
-def _upsert_comments(issue_id: int, comments: tuple[CrmComment, ...]) -> int:
+def _upsert_comments(issue_id: int, comments: tuple[CrmComment, ...], ours: str | None) -> int:
+    """Store new CRM comments; return how many came from people (not from us).
+
+    Comments written by the integration user (our acknowledgments, closing
+    messages) come back on the next poll: they are kept as ``crosswalk``
+    comments so they are never mirrored anywhere or reported as news.
+    """
     known = set(
         db.session.execute(
             db.select(Comment.crm_comment_id).where(Comment.issue_id == issue_id)
@@ -79,11 +95,13 @@ def _upsert_comments(issue_id: int, comments: tuple[CrmComment, ...]) -> int:
     for c in comments:
         if c.id in known:
             continue
+        origin = "crosswalk" if ours and c.author == ours else "crm"
+        added += origin == "crm"
         db.session.add(
             Comment(
                 issue_id=issue_id,
                 crm_comment_id=c.id,
-                origin="crm",
+                origin=origin,
                 author=c.author,
                 author_role=c.author_role,
                 body=c.body,
@@ -91,7 +109,6 @@ def _upsert_comments(issue_id: int, comments: tuple[CrmComment, ...]) -> int:
                 created_at=c.created_at,
             )
         )
-        added += 1
     return added
 
 
@@ -130,6 +147,11 @@ def _ensure_link(row: Issue, created: bool) -> SyncLink | None:
     return link if link.state == SyncState.PENDING else None
 
 
+def _integration_user() -> str | None:
+    agency = db.session.execute(db.select(Agency).order_by(Agency.id)).scalars().first()
+    return agency.integration_user if agency else None
+
+
 def upsert_issue(crm: CrmIssue, *, source: str) -> IngestResult:
     """Store one CRM issue and its comments; commit; return what to push."""
     row = db.session.get(Issue, crm.id)
@@ -142,7 +164,7 @@ def upsert_issue(crm: CrmIssue, *, source: str) -> IngestResult:
         return IngestResult(crm.id, False)
     _copy_fields(row, crm)
     db.session.flush()  # events reference the row: it must exist first (PostgreSQL FKs)
-    added = _upsert_comments(crm.id, crm.comments) if crm.comments else 0
+    added = _upsert_comments(crm.id, crm.comments, _integration_user()) if crm.comments else 0
     if created:
         events.record("received", f"new issue from the CRM {source}", issue_id=crm.id)
     elif added:
