@@ -74,11 +74,6 @@ def _integration_ids(name: str | None) -> list[int]:
     return [row.id for row in rows]
 
 
-def _run_inline(queue_mode_note: bool) -> None:
-    if queue_mode_note:
-        click.echo("No REDIS_URL: running the work in this process.", err=True)
-
-
 @cli.command("sync")
 @click.argument("what", type=click.Choice(["crm", "push", "poll"]))
 @click.option("--integration", "integration_name", help="Only this integration.")
@@ -89,22 +84,31 @@ def sync(what: str, integration_name: str | None, issue_id: int | None, inline: 
     """Run or enqueue one kind of sync work: crm (poll the CRM), push, poll (remote)."""
     # Without Redis an enqueued job would die with this process: run it here.
     if not inline and current_app.task_queue.in_process:
-        _run_inline(True)
+        click.echo("No REDIS_URL: running the work in this process.", err=True)
         inline = True
     try:
         if what == "crm":
-            _sync_crm(inline)
+            _sync_crm(inline, issue_id)
         elif what == "push":
             _sync_push(integration_name, issue_id, inline)
         else:
             _sync_poll(integration_name, issue_id, inline)
+        _drain_in_process_queue()
     except IntegrationError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-def _sync_crm(inline: bool) -> None:
-    from .sync import dispatch, ingest
+def _sync_crm(inline: bool, issue_id: int | None) -> None:
+    from .sync import dispatch, ingest, runtime
 
+    if issue_id is not None:
+        # One issue, fetched and ingested now (its push is queued like any other).
+        result = ingest.ingest_and_enqueue(runtime.crm_client().get_issue(issue_id), source="CLI")
+        click.echo(
+            f"issue {issue_id}: {'new' if result.created else 'updated'}, "
+            f"{len(result.links_to_push)} push(es) queued."
+        )
+        return
     if not inline:
         created = dispatch.enqueue_crm_poll()
         click.echo("CRM poll queued." if created else "A CRM poll is already queued.")
@@ -114,11 +118,20 @@ def _sync_crm(inline: bool) -> None:
         f"CRM poll: {report.seen} seen, {report.created} new, {report.failed} failed, "
         f"{report.enqueued} push(es) queued."
     )
-    if inline and not current_app.task_queue.in_process:
-        pass
-    if report.failed:
-        for error in report.errors[:5]:
-            click.echo(f"  {error}", err=True)
+    for error in report.errors[:5]:
+        click.echo(f"  {error}", err=True)
+
+
+def _drain_in_process_queue() -> None:
+    """Without Redis the queue lives in this process: work it before exiting."""
+    from workers.runner import ThreadWorker, build_worker
+
+    queue = current_app.task_queue
+    if queue.in_process and queue.depth():
+        click.echo(f"Running {queue.depth()} queued job(s) here.", err=True)
+        build_worker(current_app._get_current_object(), ThreadWorker).work(
+            burst=True, logging_level="WARNING"
+        )
 
 
 def _links_to_push(integration_name: str | None, issue_id: int | None) -> list[int]:

@@ -104,6 +104,20 @@ def test_sync_inline_round_trip(env, database_url, sim, tmp_path):
     assert sim.scf_issue(issue_id)["status"] == "Closed"
 
 
+def test_sync_crm_one_issue_without_redis_runs_its_push_here(env, sim, tmp_path):
+    path = tmp_path / "agency.yaml"
+    path.write_text(agency_yaml(sim.sims))
+    assert crosswalk("config", "load", str(path), env=env, cwd=tmp_path).returncode == 0
+    issue_id = sim.create_issue()["id"]
+    result = crosswalk(
+        "sync", "crm", "--issue", str(issue_id), env={**env, "REDIS_URL": ""}, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"issue {issue_id}: new, 1 push(es) queued." in result.stdout
+    assert "Running 1 queued job(s) here." in result.stderr
+    assert sim.scf_issue(issue_id)["status"] == "Acknowledged"
+
+
 def test_sync_reports_unknown_integration(env, sim, tmp_path):
     path = tmp_path / "agency.yaml"
     path.write_text(agency_yaml(sim.sims))

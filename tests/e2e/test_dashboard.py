@@ -76,3 +76,14 @@ def test_failed_issue_shows_reason_and_retry_requeues(app, client, sim):
         run_jobs(app)  # the vendor is back
         db.session.expire_all()
         assert db.session.get(SyncLink, link_id).state == SyncState.ACKNOWLEDGED
+
+
+def test_unmigrated_database_gets_a_page_saying_what_to_do(tmp_path):
+    from webapp import create_app
+
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.db'}", "TESTING": True}
+    )
+    response = app.test_client().get("/")
+    assert response.status_code == 503
+    assert "crosswalk db upgrade" in response.get_data(as_text=True)

@@ -10,8 +10,9 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(webhooks_bp)
-    from . import filters
+    from . import errors, filters
 
+    errors.init_app(app)
     filters.init_app(app)
 
     @app.context_processor
