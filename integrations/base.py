@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from .errors import IntegrationConfigError
+from .errors import IntegrationConfigError, NotSupportedError
 from .settings import IntegrationSettings
 
 
@@ -66,6 +66,18 @@ class RemoteRecord:
     closed: bool
     external_id: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RemoteCategory:
+    """A remote request category (Cartegraph Request Issue, Lucity Problem Code)."""
+
+    key: str  # stable identity (survives renames)
+    remote_id: str  # the value sent on requests
+    name: str
+    group: str | None = None  # service area
+    internal: bool = False
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,10 @@ class Connector(ABC):
     @abstractmethod
     def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
         """Current state of up to ``batch_size`` remote requests, in one query."""
+
+    def fetch_categories(self) -> list[RemoteCategory]:
+        """Every request category the remote system offers (all pages)."""
+        raise NotSupportedError(f"{self.label} integrations do not sync categories")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most connectors hold nothing
         """Release sessions (sign out where the vendor has sessions)."""

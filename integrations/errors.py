@@ -54,3 +54,7 @@ class PermanentError(IntegrationError):
 
 class IntegrationConfigError(IntegrationError):
     """The configuration (or the environment it names) is unusable."""
+
+
+class NotSupportedError(IntegrationConfigError):
+    """The integration kind does not offer this feature."""

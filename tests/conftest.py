@@ -133,6 +133,24 @@ class SimControl:
             f"{self.cg}/_sim/records/cgRequestsClass/{oid}", json=fields, timeout=5
         ).raise_for_status()
 
+    def cg_staff_create(self, class_name: str, **fields) -> dict:
+        """A record entered by agency staff directly in Cartegraph."""
+        response = requests.post(f"{self.cg}/_sim/records/{class_name}", json=fields, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def cg_patch_class(self, class_name: str, oid, **fields) -> None:
+        requests.post(
+            f"{self.cg}/_sim/records/{class_name}/{oid}", json=fields, timeout=5
+        ).raise_for_status()
+
+    def cg_delete(self, class_name: str, oid) -> None:
+        requests.delete(
+            f"{self.sims.cartegraph_base_url}/classes/{class_name}/{oid}",
+            auth=(CG_USER, CG_PASSWORD),
+            timeout=5,
+        ).raise_for_status()
+
     def fault(self, system: str, **fault) -> None:
         base = {"scf": self.scf, "cg": self.cg, "arcgis": self.arcgis}[system]
         requests.post(f"{base}/_sim/faults", json=fault, timeout=5).raise_for_status()

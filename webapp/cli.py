@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from integrations.errors import IntegrationError
 
 from .agency_config import ConfigError, load_agency_config
+from .extensions import db
 
 
 def _create_app():
@@ -75,13 +76,13 @@ def _integration_ids(name: str | None) -> list[int]:
 
 
 @cli.command("sync")
-@click.argument("what", type=click.Choice(["crm", "push", "poll"]))
+@click.argument("what", type=click.Choice(["crm", "push", "poll", "categories"]))
 @click.option("--integration", "integration_name", help="Only this integration.")
 @click.option("--issue", "issue_id", type=int, help="Only this CRM issue.")
 @click.option("--inline", is_flag=True, help="Run here and wait, instead of enqueueing.")
 @with_appcontext
 def sync(what: str, integration_name: str | None, issue_id: int | None, inline: bool) -> None:
-    """Run or enqueue one kind of sync work: crm (poll the CRM), push, poll (remote)."""
+    """Run or enqueue sync work: crm (poll the CRM), push, poll (remote), categories."""
     # Without Redis an enqueued job would die with this process: run it here.
     if not inline and current_app.task_queue.in_process:
         click.echo("No REDIS_URL: running the work in this process.", err=True)
@@ -91,6 +92,8 @@ def sync(what: str, integration_name: str | None, issue_id: int | None, inline: 
             _sync_crm(inline, issue_id)
         elif what == "push":
             _sync_push(integration_name, issue_id, inline)
+        elif what == "categories":
+            _sync_categories(integration_name, inline)
         else:
             _sync_poll(integration_name, issue_id, inline)
         _drain_in_process_queue()
@@ -176,6 +179,31 @@ def _sync_push(integration_name: str | None, issue_id: int | None, inline: bool)
         raise click.ClickException(f"{failures} of {len(link_ids)} push(es) failed")
     elif not link_ids:
         click.echo("Nothing to push.")
+
+
+def _sync_categories(integration_name: str | None, inline: bool) -> None:
+    from .models import Integration
+    from .sync import categories, dispatch, runtime
+
+    done = 0
+    for integration_id in _integration_ids(integration_name):
+        integration = db.session.get(Integration, integration_id)
+        if not runtime.feature_enabled(integration, "sync_categories"):
+            if integration_name:
+                raise click.ClickException(
+                    f"{integration.name}: category sync is off or not supported by its kind"
+                )
+            continue
+        done += 1
+        if not inline:
+            dispatch.enqueue_categories(integration_id)
+            click.echo(f"{integration.name}: category sync queued.")
+            continue
+        report = categories.sync_categories(integration_id)
+        categories.refresh_request_types(integration_id)
+        click.echo(f"{integration.name}: {report.summary()}")
+    if not done:
+        click.echo("No integration syncs categories.")
 
 
 def _sync_poll(integration_name: str | None, issue_id: int | None, inline: bool) -> None:

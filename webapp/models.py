@@ -79,8 +79,12 @@ class Category(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     integration_id: Mapped[int] = mapped_column(ForeignKey("integration.id"), index=True)
+    # The value sent on requests (Cartegraph IssueField, Lucity Problem Code).
     remote_id: Mapped[str] = mapped_column(String(200))
+    # The remote record's stable identity (Cartegraph Oid), so a rename is a rename.
+    remote_key: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(300))
+    group_name: Mapped[str | None] = mapped_column(String(300))  # service area
     crm_request_type_id: Mapped[int | None] = mapped_column(index=True)
     acknowledgment_message: Mapped[str | None] = mapped_column(Text)
     closing_message: Mapped[str | None] = mapped_column(Text)
@@ -90,10 +94,21 @@ class Category(db.Model):
     protected: Mapped[bool] = mapped_column(default=False)
     # Declared in the configuration file (else found by the category sync).
     configured: Mapped[bool] = mapped_column(default=False)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_seen_remote_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     integration: Mapped[Integration] = relationship(back_populates="categories")
+
+
+class RequestType(db.Model):
+    """A CRM request type as last read (title, secondary questions)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # the CRM's id
+    title: Mapped[str] = mapped_column(String(300))
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Issue(db.Model):
@@ -144,6 +159,8 @@ class SyncLink(db.Model):
     integration_id: Mapped[int] = mapped_column(ForeignKey("integration.id"))
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
     state: Mapped[str] = mapped_column(String(20), default=SyncState.PENDING)
+    # crm: created from a CRM issue; remote: imported from the remote system.
+    origin: Mapped[str] = mapped_column(String(10), default="crm")
     remote_id: Mapped[str | None] = mapped_column(String(100))
     remote_display_id: Mapped[str | None] = mapped_column(String(100))
     remote_status: Mapped[str | None] = mapped_column(String(100))
@@ -168,12 +185,19 @@ class SyncLink(db.Model):
 
 
 class Comment(db.Model):
-    __table_args__ = (UniqueConstraint("crm_comment_id"),)
+    __table_args__ = (
+        UniqueConstraint("crm_comment_id"),
+        UniqueConstraint("issue_id", "remote_key", name="uq_comment_issue_remote_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"), index=True)
     crm_comment_id: Mapped[int | None]
     origin: Mapped[str] = mapped_column(String(20), default="crm")  # crm | remote | crosswalk
+    # Identity of a comment imported from the remote system (never import twice).
+    remote_key: Mapped[str | None] = mapped_column(String(200))
+    # When a CRM comment was written to the remote request (None: not yet).
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     author: Mapped[str | None] = mapped_column(String(300))
     author_role: Mapped[str | None] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(Text, default="")
@@ -207,3 +231,58 @@ class SyncCursor(db.Model):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Rule(db.Model):
+    """Comment-on-field-match rule of an integration (from the YAML; editable later)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integration.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    field: Mapped[str] = mapped_column(String(200))
+    op: Mapped[str] = mapped_column(String(20))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    from_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    configured: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RuleState(db.Model):
+    """Whether a rule's condition held at the last poll of one link (fire once)."""
+
+    __table_args__ = (UniqueConstraint("link_id", "rule_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("sync_link.id"), index=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("rule.id"))
+    is_true: Mapped[bool] = mapped_column(default=False)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class GeocodeCache(db.Model):
+    """Reverse-geocoding results by geocoder and rounded coordinates."""
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    address: Mapped[str] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportedRequest(db.Model):
+    """A remote request the importer looked at: imported once, or skipped with why."""
+
+    __table_args__ = (UniqueConstraint("integration_id", "remote_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integration.id"))
+    remote_id: Mapped[str] = mapped_column(String(100))
+    remote_display_id: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(20))  # imported | skipped | failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -10,7 +10,7 @@ from flask import current_app
 from rq import get_current_job
 
 from integrations.errors import IntegrationConfigError, PermanentError, RateLimitedError
-from webapp.sync import ingest, poll, push, sweep
+from webapp.sync import categories, ingest, poll, push, sweep
 
 from .context import with_app_context
 
@@ -63,6 +63,13 @@ def poll_crm_job() -> str:
 def poll_integration_job(integration_id: int) -> str:
     report = poll.poll_integration(integration_id)
     return f"polled {report.polled} in {report.batches} batch(es), closed {report.closed}"
+
+
+@with_app_context
+def sync_categories_job(integration_id: int) -> str:
+    report = categories.sync_categories(integration_id)
+    categories.refresh_request_types(integration_id)
+    return report.summary()
 
 
 @with_app_context

@@ -18,6 +18,7 @@ from werkzeug.utils import import_string
 
 from webapp.extensions import db
 from webapp.models import Agency, Integration
+from webapp.sync.runtime import feature_enabled
 
 from .context import with_app_context
 
@@ -48,6 +49,15 @@ def periodic_tasks() -> list[Periodic]:
         db.select(Integration).where(Integration.enabled.is_(True)).order_by(Integration.id)
     ).scalars()
     for row in integrations:
+        if feature_enabled(row, "sync_categories"):
+            tasks.append(
+                Periodic(
+                    f"categories-{row.name}",
+                    "workers.jobs.sync_categories_job",
+                    (row.id,),
+                    int(row.settings.get("category_sync_interval", 86400)),
+                )
+            )
         tasks.append(
             Periodic(
                 f"poll-{row.name}",

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from ..base import Connector, OutboundRequest, RemoteRecord
+from ..base import Connector, OutboundRequest, RemoteCategory, RemoteRecord
 from ..errors import PermanentError, TransientError
 from ..http import VendorHTTP
 from . import filters
@@ -43,32 +43,35 @@ class CartegraphConnector(Connector):
     def request_class(self) -> str:
         return self.settings.request_class
 
-    def _records(self, body: Any) -> list[dict[str, Any]]:
+    def _records(self, body: Any, class_name: str | None = None) -> list[dict[str, Any]]:
         """The records of a ``{"<Class>": [...], "_metadata": ...}`` envelope."""
+        class_name = class_name or self.request_class
         if not isinstance(body, Mapping):
             raise TransientError(
-                f"expected a {self.request_class} envelope, got {type(body).__name__}",
-                system=SYSTEM,
+                f"expected a {class_name} envelope, got {type(body).__name__}", system=SYSTEM
             )
-        records = body.get(self.request_class)
+        records = body.get(class_name)
         if records is None:
             return []
         if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
             raise TransientError(
-                f"{self.request_class} in the reply is not a list of records", system=SYSTEM
+                f"{class_name} in the reply is not a list of records", system=SYSTEM
             )
         return [dict(r) for r in records]
 
-    def _query(self, filter_expr: str, *, limit: int = 1000) -> list[dict[str, Any]]:
-        """Every record matching ``filter_expr``, following offset paging."""
+    def _query(
+        self, filter_expr: str | None, *, limit: int = 1000, class_name: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every record matching ``filter_expr`` (all when None), following offset paging."""
+        class_name = class_name or self.request_class
         found: list[dict[str, Any]] = []
         offset = 0
         while True:
-            body = self.http.get(
-                f"classes/{self.request_class}",
-                params={"filter": filter_expr, "limit": limit, "offset": offset},
-            )
-            page = self._records(body)
+            params: dict[str, Any] = {"limit": limit, "offset": offset}
+            if filter_expr:
+                params["filter"] = filter_expr
+            body = self.http.get(f"classes/{class_name}", params=params)
+            page = self._records(body, class_name)
             found.extend(page)
             total = (body.get("_metadata") or {}).get("totalCount")
             offset += limit
@@ -139,6 +142,27 @@ class CartegraphConnector(Connector):
             )
         return found
 
+    def fetch_categories(self) -> list[RemoteCategory]:
+        """Request Issues (``cgRequestIssuesClass``), every page; no limit on how many."""
+        area_field = self.settings.service_area_field
+        categories = []
+        for raw in self._query(None, class_name=self.settings.category_class):
+            name = raw.get("IssueField")
+            if raw.get("Oid") in (None, "") or not isinstance(name, str) or not name.strip():
+                continue  # a category without a name cannot be offered or sent
+            group = raw.get(area_field) if area_field else None
+            categories.append(
+                RemoteCategory(
+                    key=str(raw["Oid"]),
+                    remote_id=name,
+                    name=name,
+                    group=str(group) if group not in (None, "") else None,
+                    internal=_truthy(raw.get("InternalRequestCategoryField")),
+                    active=not _truthy(raw.get("InactiveField")),
+                )
+            )
+        return categories
+
     def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
         if not remote_ids:
             return {}
@@ -146,6 +170,12 @@ class CartegraphConnector(Connector):
         raw = self._query(filters.is_in("Oid", oids), limit=max(len(oids), 1))
         records = (self.to_record(r) for r in raw)
         return {r.remote_id: r for r in records}
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "y")
+    return bool(value)
 
 
 def _sort_key(oid: Any) -> tuple[int, Any]:

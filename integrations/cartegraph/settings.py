@@ -20,4 +20,9 @@ class CartegraphSettings(IntegrationSettings):
     comments_field: Literal["CommentsField", "NotesField"] = "CommentsField"
     closed_statuses: list[str] = Field(default_factory=lambda: ["Closed"], min_length=1)
     batch_size: int = Field(100, ge=1, le=100)
+    # Category sync ("Request Issues"); the service-area grouping field is not
+    # documented publicly, so it is configurable.
+    category_class: str = Field("cgRequestIssuesClass", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    service_area_field: str | None = "ServiceAreaField"
+    category_sync_interval: int = Field(86400, ge=60, le=7 * 86400)
     timeout: float = Field(30.0, gt=0, le=300)

@@ -74,6 +74,30 @@ class SeeClickFixClient:
     def get_issue(self, issue_id: int) -> CrmIssue:
         return parse_issue(self.http.get(f"issues/{issue_id}", params={"details": "true"}))
 
+    def get_request_type(self, request_type_id: int) -> dict[str, Any]:
+        """A request type with its secondary questions (``questions[]``)."""
+        body = self.http.get(f"request_types/{request_type_id}")
+        if not isinstance(body, dict) or "id" not in body:
+            raise TransientError(f"request type {request_type_id}: reply has no id", system=SYSTEM)
+        questions = body.get("questions")
+        body["questions"] = questions if isinstance(questions, list) else []
+        return body
+
+    def create_issue(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """``POST /issues``; the reply is the new issue (or its id via Location)."""
+        response = self.http.request("POST", "issues", json=fields, expect_json=False)
+        body = self.http.decode_json(response, "POST", self.http.url("issues")) or {}
+        if isinstance(body, dict) and body.get("id") is None:
+            location = response.headers.get("Location", "")
+            tail = location.rstrip("/").rsplit("/", 1)[-1]
+            if tail.isdigit():
+                body["id"] = int(tail)
+        if not isinstance(body, dict) or body.get("id") is None:
+            raise TransientError(
+                "the created issue's id is in neither body nor Location", system=SYSTEM
+            )
+        return body
+
     def _transition(self, issue_id: int, action: str, comment: str) -> dict[str, Any]:
         return self.http.post(f"issues/{issue_id}/{action}", json={"comment": comment}) or {}
 

@@ -15,7 +15,12 @@ from workers.schedules import ensure_schedules, next_slot, periodic_tasks
 def test_periodic_tasks_follow_the_configuration(app):
     with app.app_context():
         names = {t.name: t.interval for t in periodic_tasks()}
-    assert names == {"sweep": 60, "crm-poll": 60, "poll-public-works": 300}
+    assert names == {
+        "sweep": 60,
+        "crm-poll": 60,
+        "poll-public-works": 300,
+        "categories-public-works": 86400,
+    }
 
 
 def test_two_schedulers_never_double_the_work(app):
@@ -23,7 +28,7 @@ def test_two_schedulers_never_double_the_work(app):
     with app.app_context():
         first = ensure_schedules(now)
         second = ensure_schedules(now)  # another worker starting at the same moment
-        assert len(first) == 3 and second == []
+        assert len(first) == 4 and second == []
         registry = app.task_queue.queue.scheduled_job_registry
         assert sorted(registry.get_job_ids()) == sorted(first)
         assert f"periodic-crm-poll-{next_slot(60, now)}" in first

@@ -23,6 +23,7 @@ from ..models import (
     utcnow,
 )
 from . import dispatch, events, runtime
+from .categories import remember_request_type
 
 CRM_CURSOR = "crm"
 # Re-read a little before the last seen update: clocks differ and updates land
@@ -163,6 +164,7 @@ def upsert_issue(crm: CrmIssue, *, source: str) -> IngestResult:
         # Never let an older copy (a late webhook, an overlapping poll) win.
         return IngestResult(crm.id, False)
     _copy_fields(row, crm)
+    remember_request_type(crm.request_type_id, crm.request_type_title)
     db.session.flush()  # events reference the row: it must exist first (PostgreSQL FKs)
     added = _upsert_comments(crm.id, crm.comments, _integration_user()) if crm.comments else 0
     if created:

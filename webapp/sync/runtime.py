@@ -62,6 +62,14 @@ def geocoder(agency_row: Agency | None = None) -> ReverseGeocoder | None:
     return ReverseGeocoder(settings["url"], token=token, timeout=settings.get("timeout", 10.0))
 
 
+def feature_enabled(integration: Integration, switch: str) -> bool:
+    """A feature switch: the configured value, else whether the kind supports it."""
+    configured = integration.settings.get(switch)
+    if configured is not None:
+        return bool(configured)
+    return switch in connector_class(integration.kind).supports
+
+
 def connector(integration: Integration) -> Connector:
     cls = connector_class(integration.kind)
     settings = cls.settings_model.model_validate(integration.settings)

@@ -6,9 +6,11 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from .dashboard import bp as dashboard_bp
+    from .open311 import bp as open311_bp
     from .webhooks import bp as webhooks_bp
 
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(open311_bp)
     app.register_blueprint(webhooks_bp)
     from . import errors, filters
 
