@@ -321,6 +321,13 @@ def ratio(slow: float, fast: float) -> float:
     return slow / fast if fast else float("inf")
 
 
+def per_request(measure: Measure) -> str:
+    """Milliseconds of fetching per request: latency plus the simulator's own work."""
+    if not measure.requests:
+        return "-"
+    return f"{1000 * measure.fetch_seconds / measure.requests:.1f} ms"
+
+
 def print_results(
     batched: Measure, per_issue: Measure, report: RemotePollReport, args: argparse.Namespace
 ) -> None:
@@ -332,6 +339,7 @@ def print_results(
         ("Cartegraph requests", f"{batched.requests:,.0f}", f"{per_issue.requests:,.0f}"),
         ("poll cycle wall time", f"{batched.seconds:.2f} s", f"{per_issue.seconds:.2f} s"),
         ("  of it, fetching", f"{batched.fetch_seconds:.2f} s", f"{per_issue.fetch_seconds:.2f} s"),
+        ("fetch time per request", per_request(batched), per_request(per_issue)),
     ]
     print()
     print(f"database: {args.database_label}")

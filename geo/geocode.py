@@ -95,6 +95,16 @@ class AgencyArcGIS(ArcGIS):
         return location if exactly_one else [location]
 
 
+# Five decimals of a degree is about 1.1 m: closer reports share an address.
+CACHE_DECIMALS = 5
+
+
+def cache_key(server_url: str, lat: float, lng: float, decimals: int = CACHE_DECIMALS) -> str:
+    """The cache identity of a reverse-geocoding answer: locator + rounded point."""
+    point = f"{round(lat, decimals):.{decimals}f},{round(lng, decimals):.{decimals}f}"
+    return f"{server_url.rstrip('/')}|{point}"
+
+
 class ReverseGeocoder:
     """Turns WGS84 coordinates into a verified street address."""
 

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import requests
 
 from .errors import IntegrationConfigError, NotSupportedError
-from .settings import IntegrationSettings
+from .settings import REQUESTER_KEYS, IntegrationSettings  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,13 @@ class Requester:
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = None
+    secondary_phone: str | None = None
+    address_number: str | None = None
+    unit: str | None = None
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip_code: str | None = None
 
     @property
     def display_name(self) -> str:
@@ -49,6 +56,8 @@ class OutboundRequest:
     image_url: str | None
     requester: Requester
     answers: Mapping[str, str] = field(default_factory=dict)
+    # Resolved per-category custom fields (remote field → typed value).
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def address(self) -> str | None:

@@ -55,6 +55,61 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+# Integration keys of CRM secondary questions that fill requester fields
+# (vendor guide wording), and the Requester attribute each fills.
+REQUESTER_KEYS = {
+    "FirstNameField": "first_name",
+    "LastNameField": "last_name",
+    "AddressNumberField": "address_number",
+    "UnitField": "unit",
+    "StreetField": "street",
+    "CityField": "city",
+    "StateField": "state",
+    "ZipCodeField": "zip_code",
+    "PrimaryPhoneField": "phone",
+    "SecondaryPhoneField": "secondary_phone",
+}
+
+
+FIELD_TYPES = ("text", "number", "integer", "boolean", "date")
+# Issue facts a custom field may take its value from.
+ISSUE_SOURCES = (
+    "crm_issue_id",
+    "summary",
+    "description",
+    "lat",
+    "lng",
+    "reported_address",
+    "verified_address",
+    "address",
+    "html_url",
+    "reporter_email",
+)
+
+
+class DynamicField(StrictModel):
+    """A custom field filled from the issue: a question's answer or an issue fact."""
+
+    answer_of: RemoteId | None = None  # a CRM question's primary key
+    source: Literal[ISSUE_SOURCES] | None = Field(None, alias="from")  # type: ignore[valid-type]
+    type: Literal[FIELD_TYPES] = "text"  # type: ignore[valid-type]
+    required: bool = False
+    default: str | int | float | bool | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DynamicField:
+        if (self.answer_of is None) == (self.source is None):
+            raise ValueError(
+                "give exactly one of answer_of (a question key) or from (an issue fact)"
+            )
+        return self
+
+
+CustomFieldValue = str | int | float | bool | DynamicField
+
+
 class CategorySettings(StrictModel):
     """One remote category (Cartegraph Request Issue, Lucity Problem Code)."""
 
@@ -65,6 +120,8 @@ class CategorySettings(StrictModel):
     closing_message: Message | None = None
     internal: bool = False
     private: bool = False
+    # Remote field → a static value, or {answer_of: "142"} / {from: verified_address}.
+    custom_fields: dict[str, CustomFieldValue] = Field(default_factory=dict)
 
 
 # Switches every kind understands; a kind declares which it supports, and the
@@ -91,6 +148,11 @@ class IntegrationSettings(StrictModel):
     closing_message: Message | None = None
     categories: list[CategorySettings] = Field(default_factory=list)
     enabled: bool = True
+    # Integration keys of CRM secondary questions, by question primary key
+    # ({"143": FirstNameField}): the CRM's API does not always return them.
+    question_keys: dict[RemoteId, Literal[tuple(REQUESTER_KEYS)]] = Field(  # type: ignore[valid-type]
+        default_factory=dict
+    )
 
     sync_categories: bool | None = None
     import_requests: bool | None = None

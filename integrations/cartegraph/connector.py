@@ -7,7 +7,14 @@ from typing import Any
 
 import requests
 
-from ..base import Connector, OutboundRequest, RemoteCategory, RemoteRecord
+from ..base import (
+    REQUESTER_KEYS,
+    Connector,
+    OutboundRequest,
+    RemoteCategory,
+    RemoteRecord,
+    Requester,
+)
 from ..errors import PermanentError, TransientError
 from ..http import VendorHTTP
 from . import filters
@@ -102,11 +109,59 @@ class CartegraphConnector(Connector):
         matches.sort(key=lambda r: _sort_key(r.get("Oid")))
         return self.to_record(matches[0])
 
-    def build_record(self, request: OutboundRequest) -> dict[str, Any]:
+    # -- requesters -------------------------------------------------------
+    def requester_record(self, requester: Requester) -> dict[str, Any]:
+        """Requester fields as Cartegraph names them (only the ones we know)."""
+        values = {"EmailField": requester.email}
+        for key, attribute in REQUESTER_KEYS.items():
+            values[key] = getattr(requester, attribute)
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+    def _reference(self, record: Mapping[str, Any]) -> str:
+        how = self.settings.requester_reference
+        if how == "oid":
+            return str(record["Oid"])
+        if how == "email" and record.get("EmailField"):
+            return str(record["EmailField"])
+        name = " ".join(
+            str(record[k]) for k in ("FirstNameField", "LastNameField") if record.get(k)
+        )
+        return name or str(record.get("EmailField") or record["Oid"])
+
+    def ensure_requester(self, requester: Requester) -> str:
+        """Find the requester by email, else create one; return its reference."""
+        class_name = self.settings.requester_class
+        if class_name is None:
+            return requester.email or requester.display_name or "SeeClickFix User"
+        if requester.email:
+            found = self._query(
+                filters.equals("EmailField", requester.email), class_name=class_name
+            )
+            if found:
+                found.sort(key=lambda r: _sort_key(r.get("Oid")))
+                return self._reference(found[0])
+        body = self.http.post(
+            f"classes/{class_name}", json={class_name: [self.requester_record(requester)]}
+        )
+        created = [r for r in self._records(body, class_name) if r.get("Oid") not in (None, "")]
+        if created:
+            return self._reference(created[0])
+        if requester.email:  # the create reply is undocumented: look it up
+            found = self._query(
+                filters.equals("EmailField", requester.email), class_name=class_name
+            )
+            if found:
+                return self._reference(found[0])
+        raise PermanentError("the requester create reply had no Oid", system=SYSTEM)
+
+    def build_record(
+        self, request: OutboundRequest, requester_ref: str | None = None
+    ) -> dict[str, Any]:
         settings = self.settings
         record: dict[str, Any] = {
             "IssueField": request.category_remote_id,
-            "RequesterField": request.requester.email
+            "RequesterField": requester_ref
+            or request.requester.email
             or f"{settings.requester_first_name} {settings.requester_last_name}",
             "DescriptionField": request.description,
             "LocationDescriptionField": request.address or "",
@@ -118,12 +173,17 @@ class CartegraphConnector(Connector):
         if request.image_url:
             record["AttachmentField"] = request.image_url
             record["LinkedField"] = True
+        # Custom fields may replace a default (e.g. the reported address in
+        # LocationDescriptionField), never the external id retries depend on.
+        record.update(request.custom_fields)
+        record[settings.external_id_field] = str(request.crm_issue_id)
         return record
 
     def create_request(self, request: OutboundRequest) -> RemoteRecord:
+        requester_ref = self.ensure_requester(request.requester)
         body = self.http.post(
             f"classes/{self.request_class}",
-            json={self.request_class: [self.build_record(request)]},
+            json={self.request_class: [self.build_record(request, requester_ref)]},
         )
         # The create reply's shape is not documented: use the record it
         # returns when it has an Oid, else find it by our external id.

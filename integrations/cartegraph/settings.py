@@ -17,6 +17,11 @@ class CartegraphSettings(IntegrationSettings):
     request_class: str = Field("cgRequestsClass", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     requester_first_name: str = "SeeClickFix"
     requester_last_name: str = "User"
+    # Requesters: found by email, else created. The class name is not
+    # documented publicly, so it is configurable; RequesterField gets the
+    # requester's reference (its name as Cartegraph shows it, or its Oid).
+    requester_class: str | None = Field("cgRequestersClass", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    requester_reference: Literal["name", "oid", "email"] = "name"
     comments_field: Literal["CommentsField", "NotesField"] = "CommentsField"
     closed_statuses: list[str] = Field(default_factory=lambda: ["Closed"], min_length=1)
     batch_size: int = Field(100, ge=1, le=100)

@@ -42,7 +42,11 @@ def test_issue_round_trips_open_acknowledged_closed(app, sim):
         assert record["IDField"] == link.remote_display_id
         assert record["IssueField"] == "Pothole"
         assert record["SeeClickFixIDField"] == str(issue_id)
-        assert record["RequesterField"] == "ada@example.com"
+        # A requester was found by email, else created; its reference is on the request.
+        [requester] = sim.cg_records("cgRequestersClass")
+        assert requester["EmailField"] == "ada@example.com"
+        assert (requester["FirstNameField"], requester["LastNameField"]) == ("SeeClickFix", "User")
+        assert record["RequesterField"] == "SeeClickFix User"
         assert record["lat"] == created["lat"] and record["long"] == created["lng"]
         assert record["DescriptionField"].startswith("Deep pothole in the right lane\n")
         assert ": DEEP" in record["DescriptionField"].splitlines()[1]

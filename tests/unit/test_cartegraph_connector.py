@@ -46,7 +46,7 @@ def request(**overrides):
 
 
 def test_record_carries_every_documented_field():
-    record = CartegraphConnector(settings(), environ=ENV).build_record(request())
+    record = CartegraphConnector(settings(), environ=ENV).build_record(request(), None)
     assert record == {
         "IssueField": "Pothole",
         "RequesterField": "r@example.com",
@@ -81,8 +81,25 @@ def test_only_the_selected_environment_is_used():
     assert prod.http.base_url == "https://cg.example.gov/cartegraph/api/v1"
 
 
+REQUESTERS_URL = f"{BASE}/classes/cgRequestersClass"
+
+
 @responses.activate
 def test_create_without_oid_in_reply_finds_by_external_id():
+    responses.get(
+        REQUESTERS_URL,
+        json={
+            "cgRequestersClass": [
+                {
+                    "Oid": 5,
+                    "EmailField": "r@example.com",
+                    "FirstNameField": "Rita",
+                    "LastNameField": "Ro",
+                }
+            ],
+            "_metadata": {"totalCount": 1},
+        },
+    )
     responses.post(CLASS_URL, json={"Message": "Created"})
     responses.get(
         CLASS_URL,
@@ -95,10 +112,49 @@ def test_create_without_oid_in_reply_finds_by_external_id():
     )
     record = CartegraphConnector(settings(), environ=ENV).create_request(request())
     assert (record.remote_id, record.display_id, record.closed) == ("9", "REQ-9", False)
-    query = parse_qs(urlsplit(responses.calls[1].request.url).query)
+    query = parse_qs(urlsplit(responses.calls[2].request.url).query)
     assert query["filter"] == ['([SeeClickFixID] is equal to "42")']
-    body = json.loads(responses.calls[0].request.body)
+    body = json.loads(responses.calls[1].request.body)
     assert list(body) == ["cgRequestsClass"]
+    assert body["cgRequestsClass"][0]["RequesterField"] == "Rita Ro"
+
+
+@responses.activate
+def test_unknown_requester_is_created_with_question_fields():
+    responses.get(REQUESTERS_URL, json={"cgRequestersClass": [], "_metadata": {"totalCount": 0}})
+    responses.post(
+        REQUESTERS_URL,
+        json={"cgRequestersClass": [{"Oid": 77, "FirstNameField": "Ada", "LastNameField": "User"}]},
+    )
+    conn = CartegraphConnector(settings(requester_reference="oid"), environ=ENV)
+    ref = conn.ensure_requester(
+        Requester(email="ada@example.com", first_name="Ada", last_name="User", zip_code="06510")
+    )
+    assert ref == "77"
+    sent = json.loads(responses.calls[1].request.body)["cgRequestersClass"][0]
+    assert sent == {
+        "EmailField": "ada@example.com",
+        "FirstNameField": "Ada",
+        "LastNameField": "User",
+        "ZipCodeField": "06510",
+    }
+
+
+def test_custom_fields_never_replace_the_external_id():
+    record = CartegraphConnector(settings(), environ=ENV).build_record(
+        request(
+            custom_fields={
+                "PriorityField": "High",
+                "SeeClickFixIDField": "x",
+                "LocationDescriptionField": "as reported",
+            }
+        ),
+        "Ref",
+    )
+    assert record["PriorityField"] == "High"
+    assert record["SeeClickFixIDField"] == "42"
+    assert record["LocationDescriptionField"] == "as reported"
+    assert record["RequesterField"] == "Ref"
 
 
 @responses.activate

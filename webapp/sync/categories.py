@@ -156,6 +156,22 @@ def refresh_request_types(integration_id: int | None = None) -> int:
     return len(ids)
 
 
+def request_type_for(request_type_id: int | None) -> RequestType | None:
+    """The request type with its questions, read from the CRM once if not yet known."""
+    if request_type_id is None:
+        return None
+    row = db.session.get(RequestType, request_type_id)
+    if row is not None and row.fetched_at is not None:
+        return row
+    body = runtime.crm_client().get_request_type(request_type_id)
+    row = row or RequestType(id=request_type_id)
+    row.title = str(body.get("title") or row.title or request_type_id)
+    row.questions = body["questions"]
+    row.fetched_at = utcnow()
+    db.session.add(row)
+    return row
+
+
 def remember_request_type(request_type_id: int | None, title: str | None) -> None:
     """Note a request type seen on an issue, so categories can match it by title."""
     if request_type_id is None or not title:

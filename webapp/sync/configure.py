@@ -135,6 +135,7 @@ def _apply_integration(settings, report: ApplyReport) -> int:
             "closing_message": cat.closing_message,
             "internal": cat.internal,
             "private": cat.private,
+            "custom_fields": cat.model_dump(mode="json", by_alias=True)["custom_fields"],
             "configured": True,
         }
         if not category.protected:

@@ -8,13 +8,14 @@ reply never creates a second one.
 
 from __future__ import annotations
 
-from geo.geocode import GeocodeError
-from integrations.base import OutboundRequest, RemoteRecord, Requester
+from geo.geocode import GeocodeError, cache_key
+from integrations.base import OutboundRequest, RemoteRecord
 from integrations.errors import IntegrationError
 
 from ..extensions import db
-from ..models import Issue, SyncLink, SyncState, utcnow
-from . import events, messages, runtime
+from ..models import GeocodeCache, Issue, SyncLink, SyncState, utcnow
+from . import events, fields, messages, runtime
+from .categories import request_type_for
 
 
 class LinkNotFoundError(LookupError):
@@ -31,6 +32,17 @@ def describe(issue: Issue) -> str:
 
 
 def outbound_request(issue: Issue, link: SyncLink) -> OutboundRequest:
+    """Everything the connector may send; mapping problems raise FieldMappingError."""
+    request_type = request_type_for(issue.request_type_id)
+    requester = fields.build_requester(issue, link.integration, request_type)
+    for warning in requester.warnings:
+        events.record(
+            "config_warning",
+            warning,
+            issue_id=issue.id,
+            integration_id=link.integration_id,
+            level="warning",
+        )
     return OutboundRequest(
         crm_issue_id=issue.id,
         category_remote_id=link.category.remote_id if link.category else "",
@@ -41,8 +53,9 @@ def outbound_request(issue: Issue, link: SyncLink) -> OutboundRequest:
         reported_address=issue.address,
         verified_address=link.verified_address if link.address_source == "arcgis" else None,
         image_url=issue.image_url,
-        requester=Requester(email=issue.reporter_email),
+        requester=requester.requester,
         answers={qa["key"]: qa["answer"] for qa in issue.questions or [] if qa.get("key")},
+        custom_fields=fields.custom_fields(issue, link, link.category),
     )
 
 
@@ -65,6 +78,17 @@ def verify_address(link: SyncLink, issue: Issue) -> None:
         if geocoder is None:
             link.address_source = "reported"
             return
+        key = cache_key(geocoder.server_url, issue.lat, issue.lng)
+        cached = db.session.get(GeocodeCache, key)
+        if cached is not None:
+            link.verified_address, link.address_source = cached.address, "arcgis"
+            events.record(
+                "geocoded",
+                f"{cached.address} (cached)",
+                issue_id=issue.id,
+                integration_id=link.integration_id,
+            )
+            return
         address = geocoder.reverse(issue.lat, issue.lng)
     except (GeocodeError, IntegrationError) as exc:
         link.address_source = "reported"
@@ -78,6 +102,7 @@ def verify_address(link: SyncLink, issue: Issue) -> None:
         return
     link.verified_address = address.label
     link.address_source = "arcgis"
+    db.session.merge(GeocodeCache(key=key, address=address.label, raw=address.raw))
     events.record("geocoded", address.label, issue_id=issue.id, integration_id=link.integration_id)
 
 

@@ -1,0 +1,137 @@
+"""What a new remote request carries beyond the basics: the requester (with
+fields from private secondary questions) and per-category custom fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from integrations.base import Requester
+from integrations.errors import PermanentError
+from integrations.settings import REQUESTER_KEYS, DynamicField
+
+from ..models import Category, Integration, Issue, RequestType, SyncLink
+
+
+class FieldMappingError(PermanentError):
+    """The configured mapping cannot be filled for this issue (retrying won't help)."""
+
+
+@dataclass
+class RequesterResult:
+    requester: Requester
+    warnings: list[str] = field(default_factory=list)
+
+
+def _question_meta(request_type: RequestType | None) -> dict[str, dict[str, Any]]:
+    if request_type is None:
+        return {}
+    return {
+        str(q.get("primary_key")): q
+        for q in request_type.questions or []
+        if isinstance(q, dict) and q.get("primary_key") is not None
+    }
+
+
+def build_requester(
+    issue: Issue, integration: Integration, request_type: RequestType | None
+) -> RequesterResult:
+    """Defaults (reporter's email, configured first/last name), then the answers of
+    secondary questions whose integration key names a requester field — only when
+    the question keeps its answer private: a public one is never sent."""
+    settings = integration.settings
+    values: dict[str, str | None] = {
+        "email": issue.reporter_email,
+        "first_name": settings.get("requester_first_name") or "SeeClickFix",
+        "last_name": settings.get("requester_last_name") or "User",
+    }
+    configured_keys = settings.get("question_keys") or {}
+    meta = _question_meta(request_type)
+    warnings: list[str] = []
+    for qa in issue.questions or []:
+        key = qa.get("key")
+        question = meta.get(str(key), {})
+        integration_key = question.get("integration_key") or configured_keys.get(str(key))
+        if integration_key not in REQUESTER_KEYS or qa.get("answer") in (None, ""):
+            continue
+        if not question.get("answer_kept_private"):
+            warnings.append(
+                f"question {key} ({qa.get('question')!r}) has integration key {integration_key} "
+                "but its answer is public in the CRM: not sent (make it private)"
+            )
+            continue
+        values[REQUESTER_KEYS[integration_key]] = str(qa["answer"]).strip()
+    return RequesterResult(Requester(**values), warnings)
+
+
+def _facts(issue: Issue, link: SyncLink) -> dict[str, Any]:
+    verified = link.verified_address if link.address_source == "arcgis" else None
+    return {
+        "crm_issue_id": issue.id,
+        "summary": issue.summary,
+        "description": issue.description,
+        "lat": issue.lat,
+        "lng": issue.lng,
+        "reported_address": issue.address,
+        "verified_address": verified,
+        "address": verified or issue.address,
+        "html_url": issue.html_url,
+        "reporter_email": issue.reporter_email,
+    }
+
+
+def convert(value: Any, kind: str, where: str) -> Any:
+    """Type-check and convert one value for a custom field."""
+    text = str(value).strip()
+    try:
+        if kind == "number":
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        if kind == "integer":
+            number = float(text)
+            if number != int(number):
+                raise ValueError
+            return int(number)
+        if kind == "boolean":
+            lowered = text.lower()
+            if lowered in ("true", "yes", "y", "1"):
+                return True
+            if lowered in ("false", "no", "n", "0"):
+                return False
+            raise ValueError
+        if kind == "date":
+            if isinstance(value, datetime | date):
+                return value.isoformat()
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        raise FieldMappingError(f"{where}: {value!r} is not a valid {kind}") from None
+    return text
+
+
+def custom_fields(issue: Issue, link: SyncLink, category: Category | None) -> dict[str, Any]:
+    """Resolve the category's custom fields; missing required answers are errors."""
+    if category is None or not category.custom_fields:
+        return {}
+    answers = {str(qa.get("key")): qa.get("answer") for qa in issue.questions or []}
+    facts = _facts(issue, link)
+    resolved: dict[str, Any] = {}
+    for name, spec in category.custom_fields.items():
+        where = f"custom field {name} of category {category.remote_id}"
+        if not isinstance(spec, dict):
+            resolved[name] = spec  # static value from the configuration
+            continue
+        dynamic = DynamicField.model_validate(spec)
+        if dynamic.answer_of is not None:
+            value = answers.get(dynamic.answer_of)
+            origin = f"the answer to question {dynamic.answer_of}"
+        else:
+            value = facts.get(dynamic.source)
+            origin = f"the issue's {dynamic.source}"
+        if value in (None, ""):
+            value = dynamic.default
+        if value in (None, ""):
+            if dynamic.required:
+                raise FieldMappingError(f"{where}: {origin} is missing and the field is required")
+            continue
+        resolved[name] = convert(value, dynamic.type, where)
+    return resolved
