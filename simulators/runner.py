@@ -81,6 +81,7 @@ def start_simulators(
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
     ports: tuple[int, int, int] = (0, 0, 0),
+    cg_custom_fields: tuple[str, ...] = ("PriorityField", "DepthField", "ReportedOnField"),
 ) -> RunningSimulators:
     """Start SeeClickFix, Cartegraph and ArcGIS simulators (``ports`` in that order;
     0 picks a free port).
@@ -103,6 +104,7 @@ def start_simulators(
     cg_state = CartegraphState(
         username=cg_username,
         password=cg_password,
+        custom_fields=cg_custom_fields,
         auto_progress=auto_progress,
         seeder=seed_cartegraph if seed else configure_cartegraph,
     )

@@ -57,6 +57,7 @@ integrations:
     username_env: CG_USER
     password_env: CG_PASSWORD
     timeout: 3
+    question_keys: {{"143": FirstNameField, "142": LastNameField}}
     acknowledgment_message: "Your request has been received by Public Works."
     closing_message: "Public Works has completed this request."
     categories:
@@ -64,6 +65,10 @@ integrations:
         crm_request_type_id: 122
         acknowledgment_message: "A crew will inspect this pothole."
         closing_message: "The pothole has been patched."
+        custom_fields:
+          PriorityField: Normal
+          DepthField: {{answer_of: "142"}}
+          ReportedOnField: {{from: reported_address}}
       - remote_id: Streetlight Out
         crm_request_type_id: 123
 """

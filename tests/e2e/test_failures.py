@@ -50,7 +50,8 @@ def test_vendor_5xx_is_retried_then_marked_failed_with_the_reason(app, sim):
         [failed] = events("push_failed")
         assert failed.level == "error" and "503" in failed.detail
     posts = [
-        c for c in sim.calls("cg")
+        c
+        for c in sim.calls("cg")
         if c["method"] == "POST" and c["path"].endswith("/cgRequestsClass")
     ]
     assert len(posts) == 3
