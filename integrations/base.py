@@ -14,6 +14,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 import requests
@@ -78,6 +79,30 @@ class RemoteRecord:
 
 
 @dataclass(frozen=True)
+class NoteOut:
+    """A comment to append to a remote request (from the CRM, or the hub's own note)."""
+
+    key: str  # unique per issue; written with the note so a retry never doubles it
+    body: str
+    author: str | None = None
+    created_at: datetime | None = None
+    image_url: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteComment:
+    """A comment on a remote request (import it when public)."""
+
+    key: str
+    remote_id: str  # the request it belongs to
+    body: str
+    public: bool
+    author: str | None = None
+    created_at: str | None = None
+    image_url: str | None = None
+
+
+@dataclass(frozen=True)
 class RemoteCategory:
     """A remote request category (Cartegraph Request Issue, Lucity Problem Code)."""
 
@@ -113,6 +138,8 @@ class Connector(ABC):
     settings_model: ClassVar[type[IntegrationSettings]] = IntegrationSettings
     # The feature switches (integrations.settings.FEATURE_SWITCHES) this kind can do.
     supports: ClassVar[frozenset[str]] = frozenset()
+    # Supported switches that stay off unless configured (default: on).
+    off_by_default: ClassVar[frozenset[str]] = frozenset()
     # How many remote ids one status query may carry.
     batch_size: ClassVar[int] = 100
 
@@ -153,6 +180,14 @@ class Connector(ABC):
     @abstractmethod
     def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
         """Current state of up to ``batch_size`` remote requests, in one query."""
+
+    def add_comments(self, remote_id: str, notes: Sequence[NoteOut]) -> None:
+        """Append notes to the remote request, oldest first, skipping ones already there."""
+        raise NotSupportedError(f"{self.label} integrations do not take comments")
+
+    def fetch_comments(self, remote_ids: Sequence[str]) -> dict[str, list[RemoteComment]]:
+        """Comments on these remote requests (one query per batch where possible)."""
+        raise NotSupportedError(f"{self.label} integrations do not expose comments")
 
     def fetch_categories(self) -> list[RemoteCategory]:
         """Every request category the remote system offers (all pages)."""

@@ -67,7 +67,9 @@ def _plain(value: Any) -> Any:
 def _scalar(value: Any, key: str) -> Any:
     value = _plain(value)
     if value is not None and not isinstance(value, _SCALARS):
-        raise ValueError(f"{key} must be text, a number, true/false or a date (one value, not a list)")
+        raise ValueError(
+            f"{key} must be text, a number, true/false or a date (one value, not a list)"
+        )
     return value
 
 

@@ -136,6 +136,9 @@ FEATURE_SWITCHES = (
 )
 
 
+from .rule_settings import RuleSettings  # noqa: E402 (it builds on the types above)
+
+
 class IntegrationSettings(StrictModel):
     name: Slug
     kind: str
@@ -147,6 +150,8 @@ class IntegrationSettings(StrictModel):
     acknowledgment_message: Message | None = None
     closing_message: Message | None = None
     categories: list[CategorySettings] = Field(default_factory=list)
+    # Comment-on-field-match rules (stored in the database for the admin UI).
+    rules: list[RuleSettings] = Field(default_factory=list)
     enabled: bool = True
     # Integration keys of CRM secondary questions, by question primary key
     # ({"143": FirstNameField}): the CRM's API does not always return them.

@@ -23,6 +23,7 @@ except ``is null``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -287,6 +288,22 @@ def _compare(op: str, left: Any, right: Any) -> bool:
     }[op]
 
 
+@functools.cache
+def _number_set(values: tuple[Any, ...]) -> frozenset[float] | None:
+    """The list as a set of numbers when every item is one (an `[Oid] in (...)`
+    batch), so membership is a lookup rather than a scan, as a database would do."""
+    if values and all(_is_number(v) for v in values):
+        return frozenset(float(v) for v in values)
+    return None
+
+
+def _member(value: Any, values: tuple[Any, ...]) -> bool:
+    numbers = _number_set(values)
+    if numbers is not None and _is_number(value):
+        return float(value) in numbers
+    return any(_compare("eq", value, v) for v in values)
+
+
 def evaluate(node: Node, record: Mapping[str, Any]) -> bool:
     if isinstance(node, BoolOp):
         results = (evaluate(operand, record) for operand in node.operands)
@@ -298,10 +315,9 @@ def evaluate(node: Node, record: Mapping[str, Any]) -> bool:
         return value is not None
     if value is None:
         return False
-    if node.op == "in":
-        return any(_compare("eq", value, v) for v in node.value)
-    if node.op == "not_in":
-        return not any(_compare("eq", value, v) for v in node.value)
+    if node.op in ("in", "not_in"):
+        found = _member(value, node.value)
+        return found if node.op == "in" else not found
     if node.op == "contains":
         return str(node.value).casefold() in str(value).casefold()
     return _compare(node.op, value, node.value)

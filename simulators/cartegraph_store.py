@@ -68,6 +68,11 @@ REQUESTER_FIELDS = (
     "SecondaryPhoneField",
 )
 ATTACHMENT_FIELDS = ("Oid", "AttachmentField", "LinkedField", "DescriptionField")
+# OpenGov EAM lets the sync import comments marked public; the public API does
+# not document where they live, so the simulator models them as a child class
+# whose records name their parent (ParentOid), as Crosswalk's settings default to.
+COMMENTS_CLASS = f"{REQUESTS_CLASS}_cgCommentsClass"
+COMMENT_FIELDS = ("Oid", "ParentOid", "CommentField", "PublicField", "AuthorField", "DateField")
 
 
 def cg_error(status: int, message: str, errors: Iterable[tuple[str, str]] = ()) -> SimulatedError:
@@ -201,6 +206,12 @@ class CartegraphState(SimulatorState):
                     {"LinkedField": False},
                     parent=REQUESTS_CLASS,
                 ),
+                ClassDef(
+                    COMMENTS_CLASS,
+                    COMMENT_FIELDS,
+                    {"PublicField": False},
+                    parent=REQUESTS_CLASS,
+                ),
             )
         }
         self._initial_progress = AutoProgress(auto_progress, task_after, close_after, stagger)
@@ -267,6 +278,10 @@ class CartegraphState(SimulatorState):
                 self.records[class_name][record["Oid"]] = record
                 if parent_oid is not None:
                     self._parent_of[record["Oid"]] = parent_oid
+                    if "ParentOid" in class_def.fields:
+                        record["ParentOid"] = parent_oid
+                if "DateField" in class_def.fields and not record.get("DateField"):
+                    record["DateField"] = iso_utc()
                 if class_name == REQUESTS_CLASS and via_api:
                     self._schedule[record["Oid"]] = _Scheduled(
                         time.monotonic(), self._scheduled_count

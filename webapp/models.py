@@ -174,6 +174,9 @@ class SyncLink(db.Model):
     crm_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     remote_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     crm_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Reopened in the CRM after closing: the remote request is still closed, so
+    # the next close must be a new one (the remote seen open again first).
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,8 +10,10 @@ import requests
 from ..base import (
     REQUESTER_KEYS,
     Connector,
+    NoteOut,
     OutboundRequest,
     RemoteCategory,
+    RemoteComment,
     RemoteRecord,
     Requester,
 )
@@ -28,6 +30,8 @@ class CartegraphConnector(Connector):
     label = "OpenGov EAM (Cartegraph)"
     settings_model = CartegraphSettings
     supports = frozenset({"sync_categories", "import_requests", "geocode", "import_comments"})
+    # Cartegraph OMS keeps comments to itself; OpenGov EAM can share public ones.
+    off_by_default = frozenset({"import_comments"})
     settings: CartegraphSettings
 
     def __init__(
@@ -199,6 +203,69 @@ class CartegraphConnector(Connector):
                 "the create reply had no Oid and no request carries "
                 f"{self.settings.external_id_field}={request.crm_issue_id}",
                 system=SYSTEM,
+            )
+        return found
+
+    # -- comments ---------------------------------------------------------
+    @staticmethod
+    def note_marker(note: NoteOut) -> str:
+        return f"[#{note.key}]"
+
+    def format_note(self, note: NoteOut) -> str:
+        when = note.created_at.strftime("%Y-%m-%d %H:%M") if note.created_at else ""
+        who = ", ".join(p for p in (note.author, when) if p)
+        text = f"{who}: {note.body}" if who else note.body
+        if note.image_url:
+            text = f"{text} Image: {note.image_url}"
+        return f"{text} {self.note_marker(note)}"
+
+    def add_comments(self, remote_id: str, notes: Sequence[NoteOut]) -> None:
+        """Append to CommentsField/NotesField, never overwriting earlier text.
+
+        Each note carries a marker with its key, so a retry after a lost reply
+        finds it already there instead of writing it twice.
+        """
+        if not notes:
+            return
+        field = self.settings.comments_field
+        current = self.fetch_records([remote_id]).get(str(remote_id))
+        if current is None:
+            raise PermanentError(f"request {remote_id} not found for comments", system=SYSTEM)
+        text = str(current.fields.get(field) or "")
+        new = [self.format_note(n) for n in notes if self.note_marker(n) not in text]
+        if not new:
+            return
+        combined = "\n".join([text.rstrip("\n"), *new] if text.strip() else new)
+        oid = int(remote_id) if str(remote_id).isdigit() else remote_id
+        self.http.put(
+            f"classes/{self.request_class}",
+            json={self.request_class: [{"Oid": oid, field: combined}]},
+        )
+
+    def fetch_comments(self, remote_ids: Sequence[str]) -> dict[str, list[RemoteComment]]:
+        """Comments of a batch of requests in one filtered query on the comment class."""
+        s = self.settings
+        if not remote_ids:
+            return {}
+        oids = [int(i) if str(i).isdigit() else str(i) for i in remote_ids]
+        raw = self._query(filters.is_in(s.comment_parent_field, oids), class_name=s.comment_class)
+        found: dict[str, list[RemoteComment]] = {str(i): [] for i in remote_ids}
+        for record in sorted(raw, key=lambda r: _sort_key(r.get("Oid"))):
+            parent = str(record.get(s.comment_parent_field))
+            body = record.get(s.comment_text_field)
+            if parent not in found or not isinstance(body, str) or not body.strip():
+                continue
+            author = record.get(s.comment_author_field) if s.comment_author_field else None
+            date = record.get(s.comment_date_field) if s.comment_date_field else None
+            found[parent].append(
+                RemoteComment(
+                    key=f"{s.comment_class}:{record.get('Oid')}",
+                    remote_id=parent,
+                    body=body.strip(),
+                    public=_truthy(record.get(s.comment_public_field)),
+                    author=str(author) if author else None,
+                    created_at=str(date) if date else None,
+                )
             )
         return found
 

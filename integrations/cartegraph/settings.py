@@ -23,6 +23,15 @@ class CartegraphSettings(IntegrationSettings):
     requester_class: str | None = Field("cgRequestersClass", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     requester_reference: Literal["name", "oid", "email"] = "name"
     comments_field: Literal["CommentsField", "NotesField"] = "CommentsField"
+    # Comments marked public in OpenGov EAM (import_comments: true). Where they
+    # live is not documented publicly: a child class whose records name their
+    # request, with these fields.
+    comment_class: str = Field("cgRequestsClass_cgCommentsClass", pattern=r"^[A-Za-z][\w]*$")
+    comment_parent_field: str = "ParentOid"
+    comment_text_field: str = "CommentField"
+    comment_public_field: str = "PublicField"
+    comment_author_field: str | None = "AuthorField"
+    comment_date_field: str | None = "DateField"
     closed_statuses: list[str] = Field(default_factory=lambda: ["Closed"], min_length=1)
     batch_size: int = Field(100, ge=1, le=100)
     # Category sync ("Request Issues"); the service-area grouping field is not

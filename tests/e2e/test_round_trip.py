@@ -92,6 +92,7 @@ def test_issue_round_trips_open_acknowledged_closed(app, sim):
             "received",
             "routed",
             "geocoded",
+            "config_warning",  # question 142 is public but configured as LastNameField
             "remote_created",
             "acknowledged",
             "remote_status",

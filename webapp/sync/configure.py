@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..agency_config import AgencyConfig
 from ..extensions import db
-from ..models import Agency, Category, Integration
+from ..models import Agency, Category, Integration, Rule
 from . import events
 
 
@@ -91,6 +91,45 @@ def _apply_agency(config: AgencyConfig, report: ApplyReport) -> None:
     )
 
 
+def _apply_rules(integration_id: int, settings, report: ApplyReport) -> None:
+    """Rules from the file, by position; ones removed from the file are disabled
+    (their fire-once history stays with them)."""
+    existing = {
+        r.position: r
+        for r in db.session.execute(
+            db.select(Rule).where(Rule.integration_id == integration_id, Rule.configured)
+        ).scalars()
+    }
+    for position, rule in enumerate(settings.rules):
+        row = existing.pop(position, None)
+        label = f"rule {settings.name}#{position + 1}"
+        new = row is None
+        if new:
+            row = Rule(integration_id=integration_id, position=position, configured=True)
+            db.session.add(row)
+            report.created.append(label)
+        dumped = rule.model_dump(mode="json", by_alias=True)
+        _assign(
+            row,
+            {
+                "field": dumped["field"],
+                "op": dumped["op"],
+                "value": dumped["value"],
+                "from_value": dumped["from"],
+                "message": dumped["message"],
+                "categories": dumped["categories"],
+                "enabled": True,
+            },
+            report,
+            label,
+            new=new,
+        )
+    for row in existing.values():
+        if row.enabled:
+            row.enabled = False
+            report.disabled.append(f"rule {settings.name}#{row.position + 1}")
+
+
 def _apply_integration(settings, report: ApplyReport) -> int:
     row = db.session.execute(
         db.select(Integration).where(Integration.name == settings.name)
@@ -105,7 +144,7 @@ def _apply_integration(settings, report: ApplyReport) -> int:
         {
             "kind": settings.kind,
             "enabled": settings.enabled,
-            "settings": settings.model_dump(mode="json", exclude={"categories"}),
+            "settings": settings.model_dump(mode="json", exclude={"categories", "rules"}),
         },
         report,
         f"integration {settings.name}",
@@ -142,6 +181,7 @@ def _apply_integration(settings, report: ApplyReport) -> int:
             values["name"] = cat.name or category.name or cat.remote_id
             values["enabled"] = True
         _assign(category, values, report, label, new=is_new)
+    _apply_rules(row.id, settings, report)
     for remote_id, category in existing.items():
         if (
             remote_id not in declared

@@ -26,6 +26,8 @@ from . import dispatch, events, runtime
 from .categories import remember_request_type
 
 CRM_CURSOR = "crm"
+# Comments that travel to the remote request: residents' (crm) and the hub's notes.
+NOTE_ORIGINS = ("crm", "note")
 # Re-read a little before the last seen update: clocks differ and updates land
 # with the same second; re-reading is harmless because upserts are idempotent.
 POLL_OVERLAP = timedelta(seconds=60)
@@ -145,7 +147,58 @@ def _ensure_link(row: Issue, created: bool) -> SyncLink | None:
             issue_id=row.id,
             integration_id=category.integration_id,
         )
-    return link if link.state == SyncState.PENDING else None
+    if link.state == SyncState.CLOSED and was_reopened(row, link):
+        reopen(link, row)
+    if link.state == SyncState.PENDING:
+        return link
+    if link.state == SyncState.ACKNOWLEDGED and has_unsent_notes(link):
+        return link  # new public comments (or a reopen note) go to the remote request
+    return None
+
+
+def has_unsent_notes(link: SyncLink) -> bool:
+    return (
+        db.session.execute(
+            db.select(Comment.id)
+            .where(
+                Comment.issue_id == link.issue_id,
+                Comment.pushed_at.is_(None),
+                Comment.origin.in_(NOTE_ORIGINS),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def was_reopened(issue: Issue, link: SyncLink) -> bool:
+    """Open again in the CRM, and reopened after we closed it (a stale copy of the
+    issue read before our close has no such ``reopened_at``)."""
+    if issue.status not in ("Open", "Acknowledged") or issue.reopened_at is None:
+        return False
+    return link.crm_closed_at is None or issue.reopened_at > link.crm_closed_at
+
+
+def reopen(link: SyncLink, issue: Issue) -> None:
+    """The resident reopened a closed issue: sync it again and tell the crew."""
+    link.state = SyncState.ACKNOWLEDGED
+    link.reopened_at = utcnow()
+    link.crm_closed_at = None
+    db.session.add(
+        Comment(
+            issue_id=issue.id,
+            origin="note",
+            author="Crosswalk",
+            body="The resident reopened this request in SeeClickFix.",
+            created_at=utcnow(),
+        )
+    )
+    events.record(
+        "reopened",
+        "reopened in the CRM: syncing again; the remote request gets a note",
+        issue_id=issue.id,
+        integration_id=link.integration_id,
+    )
 
 
 def _integration_user() -> str | None:

@@ -7,13 +7,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from integrations.base import RemoteRecord
+from integrations.base import Connector, RemoteComment, RemoteRecord
 from integrations.errors import IntegrationError
 from integrations.seeclickfix import SeeClickFixClient
 
 from ..extensions import db
-from ..models import Integration, SyncCursor, SyncLink, SyncState, utcnow
+from ..models import (
+    Comment,
+    Event,
+    Integration,
+    RuleState,
+    SyncCursor,
+    SyncLink,
+    SyncState,
+    utcnow,
+)
+from ..models import Rule as RuleRow
 from . import events, messages, runtime
+from .rules import Rule, RuleError, evaluate_rules
 
 
 @dataclass
@@ -39,8 +50,160 @@ def _cursor(key: str) -> SyncCursor:
     return cursor
 
 
-def apply_remote(link: SyncLink, record: RemoteRecord | None, crm: SeeClickFixClient) -> bool:
+@dataclass
+class PollContext:
+    """What every link of one poll cycle shares."""
+
+    integration: Integration
+    connector: Connector
+    crm: SeeClickFixClient
+    import_comments: bool
+    integration_user: str
+    rules: list[Rule] = field(default_factory=list)
+    reported_rule_errors: set[str] = field(default_factory=set)
+
+
+def make_context(integration: Integration) -> PollContext:
+    agency = runtime.agency()
+    return PollContext(
+        integration=integration,
+        connector=runtime.connector(integration),
+        crm=runtime.crm_client(agency),
+        import_comments=runtime.feature_enabled(integration, "import_comments"),
+        integration_user=agency.integration_user,
+        rules=load_rules(integration),
+    )
+
+
+def load_rules(integration: Integration) -> list[Rule]:
+    rows = db.session.execute(
+        db.select(RuleRow)
+        .where(RuleRow.integration_id == integration.id, RuleRow.enabled.is_(True))
+        .order_by(RuleRow.position, RuleRow.id)
+    ).scalars()
+    return [
+        Rule(
+            id=row.id,
+            field=row.field,
+            op=row.op,
+            value=row.value,
+            from_value=row.from_value,
+            message=row.message,
+            categories=tuple(row.categories or ()),
+        )
+        for row in rows
+    ]
+
+
+def report_rule_error(ctx: PollContext, error: RuleError, link: SyncLink) -> None:
+    """A broken rule is a configuration error: said once a day, not on every poll."""
+    rule = error.rule.describe() if error.rule else "a rule"
+    detail = f"rule {rule}: {error}"
+    if detail in ctx.reported_rule_errors:
+        return
+    ctx.reported_rule_errors.add(detail)
+    since = utcnow() - timedelta(days=1)
+    recent = db.session.execute(
+        db.select(Event.id).where(
+            Event.kind == "rule_error",
+            Event.integration_id == link.integration_id,
+            Event.detail == detail,
+            Event.created_at >= since,
+        )
+    ).first()
+    if recent is None:
+        events.record("rule_error", detail, integration_id=link.integration_id, level="error")
+
+
+def apply_rules(ctx: PollContext, link: SyncLink, previous: dict | None, current: dict) -> int:
+    """Post each rule's message when its condition becomes true; return how many fired."""
+    if not ctx.rules:
+        return 0
+    states = {
+        s.rule_id: s
+        for s in db.session.execute(
+            db.select(RuleState).where(RuleState.link_id == link.id)
+        ).scalars()
+    }
+    category = link.category.remote_id if link.category else None
+    decisions, errors = evaluate_rules(
+        ctx.rules, category, current, previous, {k: s.is_true for k, s in states.items()}
+    )
+    for error in errors:
+        report_rule_error(ctx, error, link)
+    fired = 0
+    for decision in decisions:
+        state = states.get(decision.rule.id)
+        if state is None:
+            state = RuleState(link_id=link.id, rule_id=decision.rule.id)
+            db.session.add(state)
+        state.is_true = decision.now_true
+        if not decision.fire:
+            continue
+        ctx.crm.add_comment(link.issue_id, decision.rule.message)
+        state.fired_at = utcnow()
+        events.record(
+            "rule_fired",
+            f"{decision.rule.describe()}: {decision.rule.message}",
+            issue_id=link.issue_id,
+            integration_id=link.integration_id,
+        )
+        db.session.commit()  # the comment is posted: never post it again
+        fired += 1
+    return fired
+
+
+def import_comments(ctx: PollContext, link: SyncLink, comments: list[RemoteComment]) -> int:
+    """Post the remote request's public comments to the CRM issue, each once.
+
+    Posted as the integration user; what the hub itself wrote to the remote
+    request travels in a field, not as a comment, so nothing echoes back.
+    """
+    known = set(
+        db.session.execute(
+            db.select(Comment.remote_key).where(
+                Comment.issue_id == link.issue_id, Comment.remote_key.is_not(None)
+            )
+        ).scalars()
+    )
+    imported = 0
+    for comment in comments:
+        if not comment.public or comment.key in known:
+            continue
+        ctx.crm.add_comment(link.issue_id, comment.body)
+        db.session.add(
+            Comment(
+                issue_id=link.issue_id,
+                origin="remote",
+                remote_key=comment.key,
+                author=comment.author,
+                body=comment.body,
+                image_url=comment.image_url,
+                created_at=utcnow(),
+                pushed_at=utcnow(),  # it came from the remote: never send it back
+            )
+        )
+        db.session.commit()  # one by one: a failure later never re-posts this one
+        imported += 1
+    if imported:
+        events.record(
+            "comments_imported",
+            f"{imported} public comment(s) from {ctx.integration.name} posted as "
+            f"{ctx.integration_user}",
+            issue_id=link.issue_id,
+            integration_id=link.integration_id,
+        )
+    return imported
+
+
+def apply_remote(
+    ctx: PollContext,
+    link: SyncLink,
+    record: RemoteRecord | None,
+    comments: list[RemoteComment] | None = None,
+) -> bool:
     """Apply one remote record to its link; True when it closed the CRM issue."""
+    crm = ctx.crm
     issue = link.issue
     link.last_polled_at = utcnow()
     if record is None:
@@ -62,11 +225,19 @@ def apply_remote(link: SyncLink, record: RemoteRecord | None, crm: SeeClickFixCl
             issue_id=issue.id,
             integration_id=link.integration_id,
         )
+    # The last observation (the previous poll, or the record as created).
+    previous = dict(link.remote_fields) if link.remote_fields else None
     link.remote_status = record.status
     link.remote_fields = dict(record.fields)
     link.last_error = None
+    if comments:
+        import_comments(ctx, link, comments)
+    apply_rules(ctx, link, previous, dict(record.fields))
     if not record.closed:
+        link.reopened_at = None  # seen open: the next close is a real one
         return False
+    if link.reopened_at is not None:
+        return False  # reopened in the CRM; wait until the crew reopens and closes again
     if link.remote_closed_at is None:
         link.remote_closed_at = utcnow()
     message = messages.closing_message(link.integration, link.category)
@@ -127,14 +298,13 @@ def poll_integration(integration_id: int, *, issue_id: int | None = None) -> Rem
     link_ids = db.session.execute(query).scalars().all()
 
     agency = runtime.agency()
-    crm = runtime.crm_client(agency)
-    connector = runtime.connector(integration)
+    ctx = make_context(integration)
     try:
-        size = max(1, connector.batch_size)
+        size = max(1, ctx.connector.batch_size)
         for start in range(0, len(link_ids), size):
-            _poll_batch(link_ids[start : start + size], connector, crm, report)
+            _poll_batch(link_ids[start : start + size], ctx, report)
     finally:
-        connector.close()
+        ctx.connector.close()
     report.archived = _archive(integration, agency.crm.get("archive_after_days", 14))
 
     cursor = _cursor(cursor_key(integration))
@@ -147,7 +317,7 @@ def poll_integration(integration_id: int, *, issue_id: int | None = None) -> Rem
     return report
 
 
-def _poll_batch(link_ids, connector, crm, report: RemotePollReport) -> None:
+def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport) -> None:
     links = (
         db.session.execute(
             db.select(SyncLink).where(SyncLink.id.in_(link_ids)).order_by(SyncLink.id)
@@ -156,8 +326,10 @@ def _poll_batch(link_ids, connector, crm, report: RemotePollReport) -> None:
         .all()
     )
     report.batches += 1
+    remote_ids = [link.remote_id for link in links]
     try:
-        records = connector.fetch_records([link.remote_id for link in links])
+        records = ctx.connector.fetch_records(remote_ids)
+        comments = ctx.connector.fetch_comments(remote_ids) if ctx.import_comments else {}
     except IntegrationError as exc:
         db.session.rollback()
         report.failed += len(link_ids)
@@ -169,19 +341,76 @@ def _poll_batch(link_ids, connector, crm, report: RemotePollReport) -> None:
             level="error",
         )
         return
+    untouched: list[int] = []
+    quiet: list[SyncLink] = []  # changes that only touch our own rows
+    loud: list[SyncLink] = []  # may post to the CRM: committed one by one
     for link in links:
-        link_id, issue_id = link.id, link.issue_id
+        record, notes = records.get(link.remote_id), comments.get(link.remote_id)
+        if nothing_to_do(ctx, link, record, notes):
+            untouched.append(link.id)
+        elif record is None or record.closed or notes or ctx.rules:
+            loud.append(link)
+        else:
+            quiet.append(link)
+    if untouched:
+        # One statement for the many links that did not change, not a commit each.
+        db.session.execute(
+            db.update(SyncLink).where(SyncLink.id.in_(untouched)).values(last_polled_at=utcnow())
+        )
+    if quiet:
         try:
-            closed = apply_remote(link, records.get(link.remote_id), crm)
-            db.session.commit()
-        except Exception as exc:  # one bad issue never stops the others
+            for link in quiet:
+                apply_remote(ctx, link, records.get(link.remote_id))
+            db.session.commit()  # one commit for the batch
+            report.polled += len(quiet)
+        except Exception:
+            # Something in the batch is poisoned: redo it link by link to find it.
             db.session.rollback()
-            report.failed += 1
-            report.errors.append(f"issue {issue_id}: {exc}")
-            failed = db.session.get(SyncLink, link_id)
-            if failed is not None:
-                failed.last_error, failed.last_error_at = str(exc), utcnow()
-            events.record_now("remote_poll_failed", str(exc), issue_id=issue_id, level="error")
-            continue
-        report.polled += 1
-        report.closed += int(closed)
+            loud = quiet + loud
+    db.session.commit()
+    report.polled += len(untouched)
+    for link in loud:
+        _apply_one(ctx, link, records.get(link.remote_id), comments.get(link.remote_id), report)
+
+
+def _apply_one(
+    ctx: PollContext,
+    link: SyncLink,
+    record: RemoteRecord | None,
+    notes: list[RemoteComment] | None,
+    report: RemotePollReport,
+) -> None:
+    link_id, issue_id = link.id, link.issue_id
+    try:
+        closed = apply_remote(ctx, link, record, notes)
+        db.session.commit()
+    except Exception as exc:  # one bad issue never stops the others
+        db.session.rollback()
+        report.failed += 1
+        report.errors.append(f"issue {issue_id}: {exc}")
+        failed = db.session.get(SyncLink, link_id)
+        if failed is not None:
+            failed.last_error, failed.last_error_at = str(exc), utcnow()
+        events.record_now("remote_poll_failed", str(exc), issue_id=issue_id, level="error")
+        return
+    report.polled += 1
+    report.closed += int(closed)
+
+
+def nothing_to_do(
+    ctx: PollContext,
+    link: SyncLink,
+    record: RemoteRecord | None,
+    comments: list[RemoteComment] | None,
+) -> bool:
+    """The record is exactly as last seen, open, and brings no comments."""
+    return (
+        record is not None
+        and not record.closed
+        and not comments
+        and link.last_polled_at is not None
+        and link.last_error is None
+        and link.reopened_at is None
+        and link.remote_status == record.status
+        and link.remote_fields == dict(record.fields)
+    )

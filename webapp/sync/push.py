@@ -9,13 +9,14 @@ reply never creates a second one.
 from __future__ import annotations
 
 from geo.geocode import GeocodeError, cache_key
-from integrations.base import OutboundRequest, RemoteRecord
+from integrations.base import NoteOut, OutboundRequest, RemoteRecord
 from integrations.errors import IntegrationError
 
 from ..extensions import db
-from ..models import GeocodeCache, Issue, SyncLink, SyncState, utcnow
+from ..models import Comment, GeocodeCache, Issue, SyncLink, SyncState, utcnow
 from . import events, fields, messages, runtime
 from .categories import request_type_for
+from .ingest import NOTE_ORIGINS
 
 
 class LinkNotFoundError(LookupError):
@@ -119,6 +120,9 @@ def push_link(link_id: int) -> SyncLink:
     link = db.session.get(SyncLink, link_id)
     if link is None:
         raise LinkNotFoundError(f"sync link {link_id} does not exist")
+    if link.state == SyncState.ACKNOWLEDGED:
+        push_notes(link)  # the request exists: only new comments are left to send
+        return link
     if link.state not in (SyncState.PENDING, SyncState.FAILED):
         return link
     issue, integration = link.issue, link.integration
@@ -159,7 +163,57 @@ def push_link(link_id: int) -> SyncLink:
     link.last_error = None
     link.last_synced_at = utcnow()
     db.session.commit()
+    push_notes(link)
     return link
+
+
+def push_notes(link: SyncLink) -> int:
+    """Send the issue's unsent public comments (and hub notes) to the remote
+    request, in creation order, then mark them sent."""
+    notes = (
+        db.session.execute(
+            db.select(Comment)
+            .where(
+                Comment.issue_id == link.issue_id,
+                Comment.pushed_at.is_(None),
+                Comment.origin.in_(NOTE_ORIGINS),
+            )
+            .order_by(Comment.created_at.nulls_first(), Comment.id)
+        )
+        .scalars()
+        .all()
+    )
+    if not notes or link.remote_id is None:
+        return 0
+    connector = runtime.connector(link.integration)
+    try:
+        connector.add_comments(
+            link.remote_id,
+            [
+                NoteOut(
+                    key=str(c.crm_comment_id) if c.crm_comment_id else f"note-{c.id}",
+                    body=c.body,
+                    author=c.author,
+                    created_at=c.created_at,
+                    image_url=c.image_url,
+                )
+                for c in notes
+            ],
+        )
+    finally:
+        connector.close()
+    now = utcnow()
+    for comment in notes:
+        comment.pushed_at = now
+    link.last_synced_at = now
+    events.record(
+        "comments_sent",
+        f"{len(notes)} comment(s) added to the remote request",
+        issue_id=link.issue_id,
+        integration_id=link.integration_id,
+    )
+    db.session.commit()
+    return len(notes)
 
 
 def record_failure(
@@ -173,7 +227,17 @@ def record_failure(
     link.attempts = (link.attempts or 0) + 1
     link.last_error = str(exc) or exc.__class__.__name__
     link.last_error_at = utcnow()
-    if final:
+    if final and link.state == SyncState.ACKNOWLEDGED:
+        # Only a comment leg can fail here: the request stays synced; the
+        # sweeper sends the comments later.
+        events.record(
+            "comments_failed",
+            f"could not send comments to the remote request: {link.last_error}",
+            issue_id=link.issue_id,
+            integration_id=link.integration_id,
+            level="error",
+        )
+    elif final:
         link.state = SyncState.FAILED
         events.record(
             "push_failed",

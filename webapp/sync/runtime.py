@@ -67,7 +67,8 @@ def feature_enabled(integration: Integration, switch: str) -> bool:
     configured = integration.settings.get(switch)
     if configured is not None:
         return bool(configured)
-    return switch in connector_class(integration.kind).supports
+    cls = connector_class(integration.kind)
+    return switch in cls.supports and switch not in cls.off_by_default
 
 
 def connector(integration: Integration) -> Connector:
