@@ -57,6 +57,18 @@ integrations:
     username_env: CG_USER
     password_env: CG_PASSWORD
     timeout: 3
+    import_comments: true
+    rules:
+      - field: TasksField
+        op: ">="
+        value: 1
+        message: "A work task has been created."
+        categories: [Pothole]
+      - field: StatusField
+        op: changes from
+        from: Open
+        value: In Progress
+        message: "A crew is on the way."
     question_keys: {{"143": FirstNameField, "142": LastNameField}}
     acknowledgment_message: "Your request has been received by Public Works."
     closing_message: "Public Works has completed this request."
@@ -111,6 +123,32 @@ class SimControl:
         }
         body.update(fields)
         response = requests.post(f"{self.scf}/_sim/issues", json=body, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def resident_comment(self, issue_id: int, text: str, *, name="Ada Resident", image_url=None):
+        response = requests.post(
+            f"{self.scf}/_sim/issues/{issue_id}/comments",
+            json={"comment": text, "commenter": {"name": name}, "image_url": image_url},
+            timeout=5,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def resident_reopen(self, issue_id: int) -> dict:
+        response = requests.post(f"{self.scf}/_sim/issues/{issue_id}/reopen", timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def cg_comment(self, oid, text: str, *, public: bool, author="Crew 4") -> dict:
+        """A comment a Cartegraph user adds to a request (OpenGov EAM)."""
+        child = "cgRequestsClass_cgCommentsClass"
+        response = requests.post(
+            f"{self.sims.cartegraph_base_url}/classes/cgRequestsClass/{oid}/{child}",
+            json={child: [{"CommentField": text, "PublicField": public, "AuthorField": author}]},
+            auth=(CG_USER, CG_PASSWORD),
+            timeout=5,
+        )
         response.raise_for_status()
         return response.json()
 

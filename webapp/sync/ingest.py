@@ -176,7 +176,12 @@ def was_reopened(issue: Issue, link: SyncLink) -> bool:
     issue read before our close has no such ``reopened_at``)."""
     if issue.status not in ("Open", "Acknowledged") or issue.reopened_at is None:
         return False
-    return link.crm_closed_at is None or issue.reopened_at > link.crm_closed_at
+    if issue.closed_at is not None:
+        # Both times from the CRM's clock (whole seconds: same second counts).
+        return issue.reopened_at >= issue.closed_at
+    return link.crm_closed_at is None or issue.reopened_at >= link.crm_closed_at.replace(
+        microsecond=0
+    )
 
 
 def reopen(link: SyncLink, issue: Issue) -> None:
