@@ -45,6 +45,7 @@ from integrations.cartegraph.connector import CartegraphConnector  # noqa: E402
 from simulators.runner import RunningSimulators, start_simulators  # noqa: E402
 from simulators.server import RequestLog  # noqa: E402
 from tests.conftest import (  # noqa: E402
+    BOUNDARIES,
     CG_PASSWORD,
     CG_USER,
     ORG_ID,
@@ -137,7 +138,7 @@ def build_app(database_url: str, sims: RunningSimulators) -> Flask:
     app = make_app(database_url, None)
     quiet_logging()  # create_app configures logging: lower it afterwards
     with app.app_context():
-        apply_config(parse_agency_config(agency_yaml(sims)))
+        apply_config(parse_agency_config(agency_yaml(sims), base_dir=BOUNDARIES))
     return app
 
 

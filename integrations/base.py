@@ -115,6 +115,19 @@ class RemoteCategory:
 
 
 @dataclass(frozen=True)
+class RemoteRequest:
+    """A request entered directly in the remote system (a candidate for import)."""
+
+    record: RemoteRecord
+    category_remote_id: str | None
+    lat: float | None
+    lng: float | None
+    address: str | None
+    description: str
+    entered_at: str | None = None
+
+
+@dataclass(frozen=True)
 class Credentials:
     username: str | None
     password: str | None
@@ -188,6 +201,14 @@ class Connector(ABC):
     def fetch_comments(self, remote_ids: Sequence[str]) -> dict[str, list[RemoteComment]]:
         """Comments on these remote requests (one query per batch where possible)."""
         raise NotSupportedError(f"{self.label} integrations do not expose comments")
+
+    def fetch_new_requests(self, since: datetime) -> list[RemoteRequest]:
+        """Requests entered after ``since`` that did not come from Crosswalk."""
+        raise NotSupportedError(f"{self.label} integrations do not import requests")
+
+    def set_external_id(self, remote_id: str, crm_issue_id: int) -> None:
+        """Write the CRM issue id onto an imported request (links it both ways)."""
+        raise NotSupportedError(f"{self.label} integrations do not import requests")
 
     def fetch_categories(self) -> list[RemoteCategory]:
         """Every request category the remote system offers (all pages)."""

@@ -159,6 +159,10 @@ class IntegrationSettings(StrictModel):
         default_factory=dict
     )
 
+    # Importer of requests entered directly in the remote system.
+    import_interval: int = Field(300, ge=30, le=86400)
+    import_first_window_days: int = Field(1, ge=0, le=365)  # how far back the first run looks
+
     sync_categories: bool | None = None
     import_requests: bool | None = None
     geocode: bool | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -23,6 +24,7 @@ from webapp.sync.configure import apply_config
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
+BOUNDARIES = Path(__file__).parent / "data" / "boundaries"
 SCF_TOKEN = "test-scf-token"
 WEBHOOK_SECRET = "test-webhook-secret"
 CG_USER, CG_PASSWORD = "crosswalk", "test-password"
@@ -37,6 +39,7 @@ SECRETS = {
 AGENCY_YAML = """\
 agency:
   name: City of New Haven
+  boundary: new_haven.geojson
 crm:
   kind: seeclickfix
   base_url: {scf}
@@ -93,6 +96,14 @@ def agency_yaml(sims) -> str:
         arcgis=sims.arcgis_url,
         cartegraph=sims.cartegraph_base_url,
     )
+
+
+def write_agency_file(directory: Path, sims, text: str | None = None) -> Path:
+    """The agency file and its boundary, as an operator would lay them out."""
+    (directory / "new_haven.geojson").write_text((BOUNDARIES / "new_haven.geojson").read_text())
+    path = directory / "agency.yaml"
+    path.write_text(text if text is not None else agency_yaml(sims))
+    return path
 
 
 class SimControl:
@@ -302,7 +313,7 @@ def _empty_tables() -> None:
 def app(database_url, redis_url, sim):
     app = make_app(database_url, redis_url)
     with app.app_context():
-        apply_config(parse_agency_config(agency_yaml(sim.sims)))
+        apply_config(parse_agency_config(agency_yaml(sim.sims), base_dir=BOUNDARIES))
     yield app
     with app.app_context():
         db.session.remove()

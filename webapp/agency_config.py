@@ -40,6 +40,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from geo.boundary import BoundaryError, load_boundary
 from integrations.errors import IntegrationConfigError
 from integrations.registry import connector_class
 from integrations.settings import (
@@ -745,6 +746,11 @@ def _check_boundary(
             handle.read(1)
     except OSError as exc:
         return problem(f"cannot read {resolved}: {exc.strerror or exc}")
+    try:
+        # One polygon without cutouts, valid, in WGS84: the importer needs it.
+        load_boundary(resolved)
+    except BoundaryError as exc:
+        return problem(f"{resolved.name}: {exc}")
     return resolved, None
 
 

@@ -76,13 +76,14 @@ def _integration_ids(name: str | None) -> list[int]:
 
 
 @cli.command("sync")
-@click.argument("what", type=click.Choice(["crm", "push", "poll", "categories"]))
+@click.argument("what", type=click.Choice(["crm", "push", "poll", "categories", "import"]))
 @click.option("--integration", "integration_name", help="Only this integration.")
 @click.option("--issue", "issue_id", type=int, help="Only this CRM issue.")
 @click.option("--inline", is_flag=True, help="Run here and wait, instead of enqueueing.")
 @with_appcontext
 def sync(what: str, integration_name: str | None, issue_id: int | None, inline: bool) -> None:
-    """Run or enqueue sync work: crm (poll the CRM), push, poll (remote), categories."""
+    """Run or enqueue sync work: crm (poll the CRM), push, poll (remote), categories,
+    import (requests entered in the remote system)."""
     # Without Redis an enqueued job would die with this process: run it here.
     if not inline and current_app.task_queue.in_process:
         click.echo("No REDIS_URL: running the work in this process.", err=True)
@@ -94,6 +95,8 @@ def sync(what: str, integration_name: str | None, issue_id: int | None, inline: 
             _sync_push(integration_name, issue_id, inline)
         elif what == "categories":
             _sync_categories(integration_name, inline)
+        elif what == "import":
+            _sync_import(integration_name, inline)
         else:
             _sync_poll(integration_name, issue_id, inline)
         _drain_in_process_queue()
@@ -204,6 +207,26 @@ def _sync_categories(integration_name: str | None, inline: bool) -> None:
         click.echo(f"{integration.name}: {report.summary()}")
     if not done:
         click.echo("No integration syncs categories.")
+
+
+def _sync_import(integration_name: str | None, inline: bool) -> None:
+    from .models import Integration
+    from .sync import dispatch, importer, runtime
+
+    for integration_id in _integration_ids(integration_name):
+        integration = db.session.get(Integration, integration_id)
+        if not runtime.feature_enabled(integration, "import_requests"):
+            if integration_name:
+                raise click.ClickException(f"{integration.name}: import_requests is off")
+            continue
+        if not inline:
+            dispatch.enqueue_import(integration_id)
+            click.echo(f"{integration.name}: import queued.")
+            continue
+        report = importer.import_requests(integration_id)
+        click.echo(f"{integration.name}: {report.summary()}")
+        for failure in report.failed[:5]:
+            click.echo(f"  {failure}", err=True)
 
 
 def _sync_poll(integration_name: str | None, issue_id: int | None, inline: bool) -> None:

@@ -10,7 +10,7 @@ from flask import current_app
 from rq import get_current_job
 
 from integrations.errors import IntegrationConfigError, PermanentError, RateLimitedError
-from webapp.sync import categories, ingest, poll, push, sweep
+from webapp.sync import categories, importer, ingest, poll, push, sweep
 
 from .context import with_app_context
 
@@ -70,6 +70,11 @@ def sync_categories_job(integration_id: int) -> str:
     report = categories.sync_categories(integration_id)
     categories.refresh_request_types(integration_id)
     return report.summary()
+
+
+@with_app_context
+def import_requests_job(integration_id: int) -> str:
+    return importer.import_requests(integration_id).summary()
 
 
 @with_app_context

@@ -58,6 +58,15 @@ def periodic_tasks() -> list[Periodic]:
                     int(row.settings.get("category_sync_interval", 86400)),
                 )
             )
+        if agency.boundary_path and feature_enabled(row, "import_requests"):
+            tasks.append(
+                Periodic(
+                    f"import-{row.name}",
+                    "workers.jobs.import_requests_job",
+                    (row.id,),
+                    int(row.settings.get("import_interval", 300)),
+                )
+            )
         tasks.append(
             Periodic(
                 f"poll-{row.name}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -15,6 +16,7 @@ from ..base import (
     RemoteCategory,
     RemoteComment,
     RemoteRecord,
+    RemoteRequest,
     Requester,
 )
 from ..errors import PermanentError, TransientError
@@ -206,6 +208,44 @@ class CartegraphConnector(Connector):
             )
         return found
 
+    # -- importer ---------------------------------------------------------
+    def fetch_new_requests(self, since: datetime) -> list[RemoteRequest]:
+        """Requests with an entry date after ``since`` and no external id (ours
+        carry the CRM issue id), oldest first."""
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        expr = (
+            f"({filters.field_ref('EntryDateField')} is greater than {filters.literal(stamp)})"
+            f" AND ({filters.field_ref(self.settings.external_id_field)} is null)"
+        )
+        found = []
+        for raw in self._query(expr):
+            if raw.get(self.settings.external_id_field) not in (None, ""):
+                continue
+            found.append(
+                RemoteRequest(
+                    record=self.to_record(raw),
+                    category_remote_id=raw.get("IssueField") or None,
+                    lat=_number(raw.get("lat")),
+                    lng=_number(raw.get("long")),
+                    address=raw.get("LocationDescriptionField") or None,
+                    description=str(raw.get("DescriptionField") or ""),
+                    entered_at=raw.get("EntryDateField"),
+                )
+            )
+        found.sort(key=lambda r: (str(r.entered_at or ""), _sort_key(r.record.remote_id)))
+        return found
+
+    def set_external_id(self, remote_id: str, crm_issue_id: int) -> None:
+        oid = int(remote_id) if str(remote_id).isdigit() else remote_id
+        self.http.put(
+            f"classes/{self.request_class}",
+            json={
+                self.request_class: [
+                    {"Oid": oid, self.settings.external_id_field: str(crm_issue_id)}
+                ]
+            },
+        )
+
     # -- comments ---------------------------------------------------------
     @staticmethod
     def note_marker(note: NoteOut) -> str:
@@ -297,6 +337,14 @@ class CartegraphConnector(Connector):
         raw = self._query(filters.is_in("Oid", oids), limit=max(len(oids), 1))
         records = (self.to_record(r) for r in raw)
         return {r.remote_id: r for r in records}
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None  # NaN is no coordinate
 
 
 def _truthy(value: Any) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from tests.conftest import SECRETS, agency_yaml, make_app
+from tests.conftest import SECRETS, agency_yaml, make_app, write_agency_file
 from webapp.config import database_url as normalise
 
 CROSSWALK = str(Path(sys.executable).with_name("crosswalk"))
@@ -57,8 +57,7 @@ def test_db_upgrade_works_from_any_directory(tmp_path):
 def test_config_load_refuses_a_bad_file_and_changes_nothing(env, database_url, sim, tmp_path):
     good = agency_yaml(sim.sims)
     bad = good.replace(sim.sims.cartegraph_base_url, "not-a-url")
-    path = tmp_path / "agency.yaml"
-    path.write_text(bad)
+    path = write_agency_file(tmp_path, sim.sims, bad)
     line = bad.splitlines().index("      test: not-a-url") + 1
     result = crosswalk("config", "load", str(path), env=env, cwd=tmp_path)
     assert result.returncode == 1
@@ -70,8 +69,7 @@ def test_config_load_refuses_a_bad_file_and_changes_nothing(env, database_url, s
 
 
 def test_config_load_is_idempotent(env, database_url, sim, tmp_path):
-    path = tmp_path / "agency.yaml"
-    path.write_text(agency_yaml(sim.sims))
+    path = write_agency_file(tmp_path, sim.sims)
     first = crosswalk("config", "load", str(path), env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "created" in first.stdout
@@ -83,8 +81,7 @@ def test_config_load_is_idempotent(env, database_url, sim, tmp_path):
 
 
 def test_sync_inline_round_trip(env, database_url, sim, tmp_path):
-    path = tmp_path / "agency.yaml"
-    path.write_text(agency_yaml(sim.sims))
+    path = write_agency_file(tmp_path, sim.sims)
     assert crosswalk("config", "load", str(path), env=env, cwd=tmp_path).returncode == 0
     issue_id = sim.create_issue()["id"]
     env = {**env, "REDIS_URL": ""}  # no Redis: --inline is implied and said so
@@ -105,8 +102,7 @@ def test_sync_inline_round_trip(env, database_url, sim, tmp_path):
 
 
 def test_sync_crm_one_issue_without_redis_runs_its_push_here(env, sim, tmp_path):
-    path = tmp_path / "agency.yaml"
-    path.write_text(agency_yaml(sim.sims))
+    path = write_agency_file(tmp_path, sim.sims)
     assert crosswalk("config", "load", str(path), env=env, cwd=tmp_path).returncode == 0
     issue_id = sim.create_issue()["id"]
     result = crosswalk(
@@ -119,8 +115,7 @@ def test_sync_crm_one_issue_without_redis_runs_its_push_here(env, sim, tmp_path)
 
 
 def test_sync_reports_unknown_integration(env, sim, tmp_path):
-    path = tmp_path / "agency.yaml"
-    path.write_text(agency_yaml(sim.sims))
+    path = write_agency_file(tmp_path, sim.sims)
     crosswalk("config", "load", str(path), env=env, cwd=tmp_path)
     result = crosswalk("sync", "poll", "--integration", "nope", "--inline", env=env, cwd=tmp_path)
     assert result.returncode == 1
@@ -135,8 +130,7 @@ def test_worker_needs_redis(env, tmp_path):
 
 def test_separate_worker_process_does_the_work(env, database_url, redis_url, sim, tmp_path):
     """Production shape: the CLI enqueues on real Redis, a `crosswalk worker` does it."""
-    path = tmp_path / "agency.yaml"
-    path.write_text(agency_yaml(sim.sims))
+    path = write_agency_file(tmp_path, sim.sims)
     env = {**env, "REDIS_URL": redis_url}
     assert crosswalk("config", "load", str(path), env=env, cwd=tmp_path).returncode == 0
     issue_id = sim.create_issue()["id"]

@@ -39,8 +39,12 @@ def poll_now(app) -> poll.RemotePollReport:
 def test_public_crm_comments_are_appended_in_order_with_names(app, sim):
     issue_id, record = acknowledged_issue(app, sim)
     sim.resident_comment(issue_id, "It got bigger overnight.", name="Ada Resident")
-    sim.resident_comment(issue_id, "A car lost a hubcap here.", name="Bo Neighbor",
-                         image_url="https://img.example/hubcap.jpg")
+    sim.resident_comment(
+        issue_id,
+        "A car lost a hubcap here.",
+        name="Bo Neighbor",
+        image_url="https://img.example/hubcap.jpg",
+    )
     with app.app_context():
         dispatch.enqueue_crm_poll()
         run_jobs(app)
@@ -48,14 +52,22 @@ def test_public_crm_comments_are_appended_in_order_with_names(app, sim):
     lines = text.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("Ada Resident, ") and "It got bigger overnight." in lines[0]
-    assert lines[1].startswith("Bo Neighbor, ") and "Image: https://img.example/hubcap.jpg" in lines[1]
+    assert (
+        lines[1].startswith("Bo Neighbor, ") and "Image: https://img.example/hubcap.jpg" in lines[1]
+    )
     # Our own acknowledgment never travels; a later comment is appended, not overwriting.
     sim.resident_comment(issue_id, "Thanks!", name="Ada Resident")
     with app.app_context():
         dispatch.enqueue_crm_poll()
         run_jobs(app)
-        assert db.session.execute(db.select(db.func.count()).select_from(Comment).where(
-            Comment.pushed_at.is_(None), Comment.origin == "crm")).scalar_one() == 0
+        assert (
+            db.session.execute(
+                db.select(db.func.count())
+                .select_from(Comment)
+                .where(Comment.pushed_at.is_(None), Comment.origin == "crm")
+            ).scalar_one()
+            == 0
+        )
     text = next(r for r in sim.cg_records() if r["Oid"] == record["Oid"])["CommentsField"]
     assert text.splitlines()[:2] == lines and "Thanks!" in text.splitlines()[2]
     assert "A crew will inspect" not in text
@@ -133,14 +145,21 @@ def test_rule_naming_a_missing_field_is_a_configuration_error(app, sim):
     report = poll_now(app)
     assert report.failed == 0
     with app.app_context():
-        [error] = db.session.execute(
-            db.select(Event).where(Event.kind == "rule_error")).scalars().all()
+        [error] = (
+            db.session.execute(db.select(Event).where(Event.kind == "rule_error")).scalars().all()
+        )
         assert "TaskField" in error.detail and "TasksField" in error.detail  # a suggestion
         assert error.level == "error"
     poll_now(app)
     with app.app_context():  # reported once, not on every poll
-        assert len(db.session.execute(
-            db.select(Event).where(Event.kind == "rule_error")).scalars().all()) == 1
+        assert (
+            len(
+                db.session.execute(db.select(Event).where(Event.kind == "rule_error"))
+                .scalars()
+                .all()
+            )
+            == 1
+        )
 
 
 def test_closed_then_reopened_in_the_crm_resumes_sync(app, sim):

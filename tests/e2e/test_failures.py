@@ -169,7 +169,10 @@ def test_poll_is_one_query_per_batch_of_100(app, sim):
         integration_id = db.session.execute(db.select(SyncLink.integration_id)).scalars().first()
         report = poll.poll_integration(integration_id)
     assert (report.polled, report.batches) == (230, 3)
-    assert len(sim.calls("cg")) - requests_before == 3
+    calls = sim.calls("cg")[requests_before:]
+    paths = sorted(c["path"].rsplit("/", 1)[-1] for c in calls)
+    # One filtered query per batch for the records, one for their public comments.
+    assert paths == ["cgRequestsClass"] * 3 + ["cgRequestsClass_cgCommentsClass"] * 3
 
 
 def test_sweeper_requeues_pushes_lost_with_redis(app, sim):

@@ -20,6 +20,7 @@ def test_periodic_tasks_follow_the_configuration(app):
         "crm-poll": 60,
         "poll-public-works": 300,
         "categories-public-works": 86400,
+        "import-public-works": 300,
     }
 
 
@@ -28,7 +29,7 @@ def test_two_schedulers_never_double_the_work(app):
     with app.app_context():
         first = ensure_schedules(now)
         second = ensure_schedules(now)  # another worker starting at the same moment
-        assert len(first) == 4 and second == []
+        assert len(first) == 5 and second == []
         registry = app.task_queue.queue.scheduled_job_registry
         assert sorted(registry.get_job_ids()) == sorted(first)
         assert f"periodic-crm-poll-{next_slot(60, now)}" in first

@@ -101,10 +101,13 @@ def known_kinds(monkeypatch):
     return kinds
 
 
+VALID_BOUNDARY = (Path(__file__).parent.parent / "data/boundaries/new_haven.geojson").read_text()
+
+
 def write_config(directory: Path, text: str = EXAMPLE, *, boundary: bool = True) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     if boundary:
-        (directory / "boundary.geojson").write_text('{"type": "Polygon", "coordinates": []}')
+        (directory / "boundary.geojson").write_text(VALID_BOUNDARY)
     path = directory / "agency.yaml"
     path.write_text(text)
     return path
@@ -508,7 +511,7 @@ def test_boundary_file_missing(tmp_path):
 def test_boundary_is_relative_to_the_config_file(tmp_path, monkeypatch):
     shapes = tmp_path / "shapes"
     shapes.mkdir()
-    (shapes / "city.geojson").write_text("{}")
+    (shapes / "city.geojson").write_text(VALID_BOUNDARY)
     config_dir = tmp_path / "config"
     path = write_config(
         config_dir,
@@ -527,7 +530,7 @@ def test_boundary_is_relative_to_the_config_file(tmp_path, monkeypatch):
 
 
 def test_boundary_base_dir_for_text(tmp_path):
-    (tmp_path / "b.geojson").write_text("{}")
+    (tmp_path / "b.geojson").write_text(VALID_BOUNDARY)
     text = MINIMAL.replace("  name: Springfield", "  name: Springfield\n  boundary: b.geojson")
     config = parse_agency_config(text, base_dir=tmp_path)
     assert config.boundary_path == (tmp_path / "b.geojson").resolve()
@@ -637,3 +640,14 @@ def test_any_text_gives_a_config_or_a_config_error(text):
     except ConfigError as error:
         assert error.problems
         assert all(isinstance(p, ConfigProblem) for p in error.problems)
+
+
+def test_invalid_boundary_polygon_is_refused_with_its_location(tmp_path):
+    cutout = Path(__file__).parent.parent / "data/boundaries/highway_cutout.geojson"
+    path = write_config(tmp_path)
+    (tmp_path / "boundary.geojson").write_text(cutout.read_text())
+    with pytest.raises(ConfigError) as info:
+        load_agency_config(path)
+    message = str(info.value)
+    assert message.startswith("agency.boundary: boundary.geojson: the boundary has 2 cutouts")
+    assert "around -72.9" in message and message.endswith("(line 4)")

@@ -41,6 +41,13 @@ def enqueue_categories(integration_id: int) -> bool:
     return created
 
 
+def enqueue_import(integration_id: int) -> bool:
+    _, created = current_app.task_queue.enqueue_unique(
+        "workers.jobs.import_requests_job", integration_id, job_id=f"import-{integration_id}"
+    )
+    return created
+
+
 def enqueue_crm_poll() -> bool:
     _, created = current_app.task_queue.enqueue_unique(CRM_POLL_JOB, job_id="crm-poll")
     return created

@@ -211,7 +211,7 @@ def _integration_user() -> str | None:
     return agency.integration_user if agency else None
 
 
-def upsert_issue(crm: CrmIssue, *, source: str) -> IngestResult:
+def upsert_issue(crm: CrmIssue, *, source: str, route: bool = True) -> IngestResult:
     """Store one CRM issue and its comments; commit; return what to push."""
     row = db.session.get(Issue, crm.id)
     created = row is None
@@ -229,7 +229,7 @@ def upsert_issue(crm: CrmIssue, *, source: str) -> IngestResult:
         events.record("received", f"new issue from the CRM {source}", issue_id=crm.id)
     elif added:
         events.record("comments", f"{added} new comment(s) from the CRM {source}", issue_id=crm.id)
-    link = _ensure_link(row, created)
+    link = _ensure_link(row, created) if route else None
     db.session.flush()
     to_push = [link.id] if link is not None else []
     db.session.commit()

@@ -1,0 +1,108 @@
+"""Importer: requests entered directly in Cartegraph become CRM issues, only
+inside the agency boundary, each once, then are polled like any other."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import BOUNDARIES
+from webapp.extensions import db
+from webapp.models import Agency, Category, Event, ImportedRequest, SyncLink, SyncState
+from webapp.sync import importer, poll
+
+INSIDE = {"lat": 41.3083, "long": -72.9279}
+
+
+def staff_request(sim, **fields) -> dict:
+    base = {
+        "IssueField": "Streetlight Out",
+        "DescriptionField": "Light out on the corner",
+        "LocationDescriptionField": "Church St & Elm St",
+        "StatusField": "Open",
+        **INSIDE,
+    }
+    base.update(fields)
+    return sim.cg_staff_create(
+        "cgRequestsClass", **{k: v for k, v in base.items() if v is not None}
+    )
+
+
+def integration_id() -> int:
+    return db.session.execute(db.select(Category.integration_id)).scalars().first()
+
+
+def test_import_inside_the_boundary_skip_the_rest(app, sim):
+    good = staff_request(sim)
+    staff_request(sim, lat=None, long=None)
+    staff_request(sim, lat=41.52, long=-72.70)  # Middletown: outside New Haven
+    staff_request(sim, IssueField="Tree Down")  # not mapped to a CRM request type
+    ours = staff_request(sim, SeeClickFixIDField="999")  # came from Crosswalk: not a candidate
+    with app.app_context():
+        report = importer.import_requests(integration_id())
+        assert (report.seen, report.imported) == (4, 1)
+        assert report.skipped == {
+            "no coordinates": 1,
+            "outside the agency boundary": 1,
+            "category 'Tree Down' is not mapped": 1,
+        }
+        link = db.session.execute(
+            db.select(SyncLink).where(SyncLink.origin == "remote")
+        ).scalar_one()
+        assert link.state == SyncState.ACKNOWLEDGED
+        assert link.remote_id == str(good["Oid"])
+        issue_id = link.issue_id
+        [summary] = (
+            db.session.execute(db.select(Event).where(Event.kind == "import_run")).scalars().all()
+        )
+        assert "1 imported" in summary.detail and "outside the agency boundary" in summary.detail
+
+    crm = sim.scf_issue(issue_id)
+    assert crm["request_type"]["id"] == 123 and crm["status"] == "Acknowledged"
+    assert (crm["lat"], crm["lng"]) == (INSIDE["lat"], INSIDE["long"])
+    assert crm["description"] == "Light out on the corner"
+    records = {r["Oid"]: r for r in sim.cg_records()}
+    assert records[good["Oid"]]["SeeClickFixIDField"] == str(issue_id)  # linked both ways
+    assert records[ours["Oid"]]["SeeClickFixIDField"] == "999"
+
+    with app.app_context():
+        again = importer.import_requests(integration_id())
+        assert (again.seen, again.imported) == (0, 0)  # never twice
+        # Linked and polled like any other: the crew closes it, the CRM closes.
+        sim.cg_patch(good["Oid"], StatusField="Closed")
+        assert poll.poll_integration(integration_id()).closed == 1
+    assert sim.scf_issue(issue_id)["status"] == "Closed"
+
+
+def test_a_crm_refusal_is_recorded_not_lost(app, sim):
+    staff_request(sim, IssueField="Pothole")  # the CRM requires an answer to question 142
+    with app.app_context():
+        report = importer.import_requests(integration_id())
+        assert report.imported == 0 and len(report.failed) == 1
+        row = db.session.execute(db.select(ImportedRequest)).scalar_one()
+        assert row.outcome == "failed" and "the CRM refused it" in row.reason
+
+
+@pytest.mark.parametrize(
+    "fixture, problem",
+    [
+        ("highway_cutout.geojson", "cutouts"),
+        ("two_parts.geojson", "separate parts"),
+        ("bowtie.geojson", "crosses itself"),
+    ],
+)
+def test_invalid_boundary_keeps_the_importer_off(app, sim, fixture, problem):
+    staff_request(sim)
+    with app.app_context():
+        db.session.execute(db.update(Agency).values(boundary_path=str(BOUNDARIES / fixture)))
+        db.session.commit()
+        with pytest.raises(importer.ImporterDisabledError, match=problem):
+            importer.import_requests(integration_id())
+    assert [i for i in sim.calls("scf") if i["method"] == "POST"] == []
+
+
+def test_no_boundary_no_import(app, sim):
+    with app.app_context():
+        db.session.execute(db.update(Agency).values(boundary_path=None))
+        db.session.commit()
+        with pytest.raises(importer.ImporterDisabledError, match="no agency boundary"):
+            importer.import_requests(integration_id())

@@ -1,0 +1,242 @@
+"""Importer: requests entered directly in the remote system become CRM issues,
+then are linked and polled like any other. Only requests inside the agency
+boundary are imported; the others are skipped and counted with the reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from geo.boundary import Boundary, BoundaryError, load_boundary
+from integrations.base import RemoteRequest
+from integrations.errors import IntegrationError
+from integrations.seeclickfix import parse_issue
+
+from ..extensions import db
+from ..models import Category, ImportedRequest, Integration, SyncCursor, SyncLink, SyncState, utcnow
+from . import events, messages, runtime
+from .ingest import upsert_issue
+
+
+class ImporterDisabledError(IntegrationError):
+    """The importer cannot run (no boundary, an invalid one, or switched off)."""
+
+
+@dataclass
+class ImportReport:
+    integration: str
+    seen: int = 0
+    imported: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    failed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{self.seen} new remote request(s)", f"{self.imported} imported"]
+        parts += [f"{count} skipped: {reason}" for reason, count in self.skipped.most_common()]
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        return "; ".join(parts)
+
+
+def cursor_key(integration: Integration) -> str:
+    return f"import:{integration.name}"
+
+
+def agency_boundary() -> Boundary:
+    agency = runtime.agency()
+    if not agency.boundary_path:
+        raise ImporterDisabledError(
+            "no agency boundary is configured (agency.boundary): the importer stays off"
+        )
+    try:
+        return load_boundary(agency.boundary_path)
+    except BoundaryError as exc:
+        raise ImporterDisabledError(
+            f"importer disabled: the agency boundary is refused: {exc}"
+        ) from exc
+
+
+def _categories(integration: Integration) -> dict[str, Category]:
+    rows = db.session.execute(
+        db.select(Category).where(
+            Category.integration_id == integration.id, Category.enabled.is_(True)
+        )
+    ).scalars()
+    return {c.remote_id: c for c in rows if c.crm_request_type_id is not None}
+
+
+def _skip(integration: Integration, request: RemoteRequest, reason: str, report: ImportReport):
+    report.skipped[reason] += 1
+    db.session.add(
+        ImportedRequest(
+            integration_id=integration.id,
+            remote_id=request.record.remote_id,
+            remote_display_id=request.record.display_id,
+            outcome="skipped",
+            reason=reason,
+        )
+    )
+
+
+def inside(boundary: Boundary, candidates: list[RemoteRequest]) -> list[bool]:
+    """Containment of every candidate at once (prepared polygon, vectorised)."""
+    if not candidates:
+        return []
+    lngs = np.array([c.lng for c in candidates], dtype=float)
+    lats = np.array([c.lat for c in candidates], dtype=float)
+    return [bool(v) for v in boundary.contains_many(lngs, lats)]
+
+
+def import_requests(integration_id: int) -> ImportReport:
+    integration = db.session.get(Integration, integration_id)
+    if integration is None:
+        raise LookupError(f"integration {integration_id} does not exist")
+    if not runtime.feature_enabled(integration, "import_requests"):
+        raise ImporterDisabledError(f"{integration.name}: import_requests is off")
+    boundary = agency_boundary()
+    report = ImportReport(integration.name)
+    cursor = db.session.get(SyncCursor, cursor_key(integration)) or SyncCursor(
+        key=cursor_key(integration)
+    )
+    db.session.add(cursor)
+    cursor.last_started_at = started = utcnow()
+    days = int(integration.settings.get("import_first_window_days", 1))
+    since = datetime.fromisoformat(cursor.cursor) if cursor.cursor else started - timedelta(days)
+    db.session.commit()
+
+    connector = runtime.connector(integration)
+    try:
+        candidates = connector.fetch_new_requests(since)
+        report.seen = len(candidates)
+        known = set(
+            db.session.execute(
+                db.select(ImportedRequest.remote_id).where(
+                    ImportedRequest.integration_id == integration.id
+                )
+            ).scalars()
+        ) | set(
+            db.session.execute(
+                db.select(SyncLink.remote_id).where(SyncLink.integration_id == integration.id)
+            ).scalars()
+        )
+        fresh = [c for c in candidates if c.record.remote_id not in known]
+        located = [c for c in fresh if c.lat is not None and c.lng is not None]
+        within = dict(zip((id(c) for c in located), inside(boundary, located), strict=True))
+        categories = _categories(integration)
+        for candidate in fresh:
+            if candidate.lat is None or candidate.lng is None:
+                _skip(integration, candidate, "no coordinates", report)
+            elif candidate.category_remote_id not in categories:
+                _skip(
+                    integration,
+                    candidate,
+                    f"category {candidate.category_remote_id!r} is not mapped",
+                    report,
+                )
+            elif not within[id(candidate)]:
+                _skip(integration, candidate, "outside the agency boundary", report)
+            else:
+                _import_one(
+                    integration,
+                    connector,
+                    candidate,
+                    categories[candidate.category_remote_id],
+                    report,
+                )
+            db.session.commit()
+    finally:
+        connector.close()
+    cursor = db.session.get(SyncCursor, cursor_key(integration))
+    cursor.cursor = started.isoformat()  # everything entered up to the start was read
+    cursor.last_success_at = utcnow()
+    cursor.last_error = report.failed[0] if report.failed else None
+    if report.seen:
+        events.record(
+            "import_run",
+            report.summary(),
+            integration_id=integration.id,
+            level="warning" if report.failed else "info",
+        )
+    db.session.commit()
+    return report
+
+
+def _import_one(
+    integration, connector, candidate: RemoteRequest, category: Category, report: ImportReport
+) -> None:
+    record = candidate.record
+    # Claimed before the CRM call: a crash after it leaves a visible trace
+    # instead of a silent second CRM issue on the next run.
+    claim = ImportedRequest(
+        integration_id=integration.id,
+        remote_id=record.remote_id,
+        remote_display_id=record.display_id,
+        outcome="importing",
+        reason="interrupted during import: check the CRM for this request before retrying",
+    )
+    db.session.add(claim)
+    db.session.commit()
+    crm = runtime.crm_client()
+    summary = category.name or category.remote_id
+    try:
+        created = crm.create_issue(
+            {
+                "lat": candidate.lat,
+                "lng": candidate.lng,
+                "address": candidate.address or "",
+                "request_type_id": category.crm_request_type_id,
+                "answers": {"summary": summary, "description": candidate.description},
+            }
+        )
+        issue = parse_issue(created) if "status" in created else crm.get_issue(created["id"])
+    except (IntegrationError, ValueError) as exc:
+        db.session.rollback()
+        claim = db.session.get(ImportedRequest, claim.id)
+        claim.outcome, claim.reason = "failed", f"the CRM refused it: {exc}"
+        report.failed.append(f"{record.display_id or record.remote_id}: {exc}")
+        return
+    upsert_issue(issue, source="import", route=False)  # linked below, to this request
+    link = SyncLink(
+        issue_id=issue.id,
+        integration_id=integration.id,
+        category_id=category.id,
+        origin="remote",
+        state=SyncState.PENDING,
+        remote_id=record.remote_id,
+        remote_display_id=record.display_id,
+        remote_status=record.status,
+        remote_fields=dict(record.fields),
+        remote_created_at=utcnow(),
+        address_source="reported",
+    )
+    db.session.add(link)
+    claim = db.session.get(ImportedRequest, claim.id)
+    claim.outcome, claim.reason, claim.issue_id = "imported", None, issue.id
+    events.record(
+        "imported",
+        f"from {integration.name} request {record.display_id or record.remote_id}",
+        issue_id=issue.id,
+        integration_id=integration.id,
+    )
+    db.session.commit()
+    report.imported += 1
+    try:
+        connector.set_external_id(record.remote_id, issue.id)
+        message = messages.acknowledgment_message(integration, category)
+        crm.acknowledge(issue.id, message)
+        link.crm_acknowledged_at = utcnow()
+        link.state = SyncState.ACKNOWLEDGED
+        events.record("acknowledged", message, issue_id=issue.id, integration_id=integration.id)
+    except IntegrationError as exc:
+        # The issue exists and is linked; the push job finishes the legs.
+        link.last_error = str(exc)
+        events.record(
+            "import_incomplete",
+            str(exc),
+            issue_id=issue.id,
+            integration_id=integration.id,
+            level="warning",
+        )
