@@ -87,3 +87,19 @@ def test_unmigrated_database_gets_a_page_saying_what_to_do(tmp_path):
     response = app.test_client().get("/")
     assert response.status_code == 503
     assert "crosswalk db upgrade" in response.get_data(as_text=True)
+
+
+def test_configuration_warnings_and_unmapped_categories_on_the_overview(app, client, sim):
+    from webapp.sync import categories
+
+    sim.create_issue(answers={"142": "DEEP"})  # 142 is public but configured LastNameField
+    with app.app_context():
+        dispatch.enqueue_crm_poll()
+        run_jobs(app)
+        integration_id = db.session.execute(db.select(SyncLink.integration_id)).scalar_one()
+        categories.sync_categories(integration_id)
+        categories.refresh_request_types(integration_id)
+    html = client.get("/").get_data(as_text=True)
+    assert "Configuration warnings" in html
+    assert "question 142" in html and "LastNameField" in html
+    assert "Unmapped categories" in html and "Sidewalk Damage" in html

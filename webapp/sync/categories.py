@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from integrations.base import RemoteCategory
+from integrations.base import REQUESTER_KEYS, RemoteCategory
 
 from ..extensions import db
 from ..models import Category, Integration, RequestType, SyncCursor, utcnow
@@ -152,8 +152,40 @@ def refresh_request_types(integration_id: int | None = None) -> int:
         row.questions = body["questions"]
         row.fetched_at = utcnow()
         db.session.add(row)
+    if integration_id is not None:
+        warn_public_requester_questions(integration_id)
     db.session.commit()
     return len(ids)
+
+
+def public_requester_questions(integration: Integration) -> list[str]:
+    """Questions whose integration key names a requester field but whose answer
+    the CRM shows publicly: they are never sent; the admin should fix them."""
+    configured = integration.settings.get("question_keys") or {}
+    type_ids = {
+        c.crm_request_type_id
+        for c in integration.categories
+        if c.enabled and c.crm_request_type_id is not None
+    }
+    problems = []
+    for type_id in sorted(type_ids):
+        request_type = db.session.get(RequestType, type_id)
+        for question in request_type.questions if request_type else []:
+            key = str(question.get("primary_key"))
+            integration_key = question.get("integration_key") or configured.get(key)
+            if integration_key in REQUESTER_KEYS and not question.get("answer_kept_private"):
+                problems.append(
+                    f"question {key} ({question.get('question')!r}) of request type "
+                    f"{request_type.title} has integration key {integration_key} but its "
+                    "answer is public in the CRM: it is never sent (make it private)"
+                )
+    return problems
+
+
+def warn_public_requester_questions(integration_id: int) -> None:
+    integration = db.session.get(Integration, integration_id)
+    for problem in public_requester_questions(integration):
+        events.record("config_warning", problem, integration_id=integration_id, level="warning")
 
 
 def request_type_for(request_type_id: int | None) -> RequestType | None:

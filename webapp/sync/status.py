@@ -4,7 +4,7 @@ Queries only; the views render them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func
@@ -21,6 +21,10 @@ class IntegrationSummary:
     counts: dict[str, int] = field(default_factory=dict)
     oldest_pending: datetime | None = None
     last_poll: SyncCursor | None = None
+    last_import: SyncCursor | None = None
+    last_categories: SyncCursor | None = None
+    unmapped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -68,8 +72,38 @@ def integration_summaries() -> list[IntegrationSummary]:
         if integration_id in summaries:
             summaries[integration_id].oldest_pending = created
     for summary in summaries.values():
-        summary.last_poll = db.session.get(SyncCursor, cursor_key(summary.integration))
+        row = summary.integration
+        summary.last_poll = db.session.get(SyncCursor, cursor_key(row))
+        summary.last_import = db.session.get(SyncCursor, f"import:{row.name}")
+        summary.last_categories = db.session.get(SyncCursor, f"categories:{row.name}")
+        summary.unmapped = [
+            c.name or c.remote_id
+            for c in row.categories
+            if c.enabled and not c.internal and c.crm_request_type_id is None
+        ]
+        summary.warnings = configuration_warnings(row.id)
     return list(summaries.values())
+
+
+WARNING_KINDS = ("config_warning", "rule_error")
+
+
+def configuration_warnings(integration_id: int, days: int = 7) -> list[str]:
+    """Distinct configuration problems seen lately (public requester questions,
+    broken rules), newest first: what an admin should fix."""
+    since = utcnow() - timedelta(days=days)
+    rows = db.session.execute(
+        db.select(Event.detail, func.max(Event.created_at))
+        .where(
+            Event.integration_id == integration_id,
+            Event.kind.in_(WARNING_KINDS),
+            Event.created_at >= since,
+        )
+        .group_by(Event.detail)
+        .order_by(func.max(Event.created_at).desc())
+        .limit(20)
+    ).all()
+    return [detail for detail, _ in rows]
 
 
 def overview() -> Overview:
