@@ -142,3 +142,23 @@ def test_separate_worker_process_does_the_work(env, database_url, redis_url, sim
     assert worker.returncode == 0, worker.stderr
     assert count(database_url, "select count(*) from sync_link where state = 'acknowledged'") == 1
     assert sim.scf_issue(issue_id)["status"] == "Acknowledged"
+
+
+def test_sync_categories_and_import_inline(env, sim, tmp_path):
+    path = write_agency_file(tmp_path, sim.sims)
+    assert crosswalk("config", "load", str(path), env=env, cwd=tmp_path).returncode == 0
+    env = {**env, "REDIS_URL": ""}
+    cats = crosswalk("sync", "categories", "--inline", env=env, cwd=tmp_path)
+    assert cats.returncode == 0, cats.stderr
+    assert "public-works: 6 remote categories" in cats.stdout
+    assert "added: " in cats.stdout
+    sim.cg_staff_create(
+        "cgRequestsClass",
+        IssueField="Streetlight Out",
+        lat=41.3083,
+        long=-72.9279,
+        DescriptionField="Dark corner",
+    )
+    imported = crosswalk("sync", "import", "--inline", env=env, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert "1 imported" in imported.stdout
