@@ -120,6 +120,9 @@ class CategorySettings(StrictModel):
     closing_message: Message | None = None
     internal: bool = False
     private: bool = False
+    # The category sync leaves a protected category's name and state alone.
+    # Unset: whatever an admin chose in the dashboard stays.
+    protected: bool | None = None
     # Remote field → a static value, or {answer_of: "142"} / {from: verified_address}.
     custom_fields: dict[str, CustomFieldValue] = Field(default_factory=dict)
 

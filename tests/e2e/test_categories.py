@@ -83,6 +83,23 @@ def test_rename_disable_and_protect(app, sim):
         assert by_name()["Graffiti"].enabled is True
 
 
+def test_protected_from_the_configuration_file(app, sim):
+    from tests.conftest import BOUNDARIES, agency_yaml
+    from webapp.agency_config import parse_agency_config
+    from webapp.sync.configure import apply_config
+
+    text = agency_yaml(sim.sims).replace(
+        "      - remote_id: Streetlight Out\n",
+        "      - remote_id: Streetlight Out\n        protected: true\n",
+    )
+    with app.app_context():
+        apply_config(parse_agency_config(text, base_dir=BOUNDARIES))
+        sim.cg_patch_class(ISSUES, remote_oid(sim, "Streetlight Out"), InactiveField=True)
+        report = categories.sync_categories(integration_id())
+        assert "Streetlight Out" in report.protected
+        assert by_name()["Streetlight Out"].enabled is True
+
+
 def test_every_page_is_read(app, sim):
     records = [{"IssueField": f"Category {i:04d}", "ServiceAreaField": "Misc"} for i in range(2100)]
     requests.post(

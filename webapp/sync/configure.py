@@ -177,7 +177,9 @@ def _apply_integration(settings, report: ApplyReport) -> int:
             "custom_fields": cat.model_dump(mode="json", by_alias=True)["custom_fields"],
             "configured": True,
         }
-        if not category.protected:
+        if cat.protected is not None:
+            values["protected"] = cat.protected
+        if not values.get("protected", category.protected):
             values["name"] = cat.name or category.name or cat.remote_id
             values["enabled"] = True
         _assign(category, values, report, label, new=is_new)
