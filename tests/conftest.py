@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -267,16 +268,42 @@ def database_url(request, tmp_path) -> str:
     return request.getfixturevalue("postgres_database")
 
 
-@pytest.fixture
-def redis_url() -> str:
+LOCK_KEY = "crosswalk:test-session"
+
+
+@pytest.fixture(scope="session")
+def redis_session_url() -> Iterator[str]:
+    """A Redis database of its own for this test session.
+
+    Tests flush their database, so two suites running at once on one machine
+    (two developers, a developer and CI) must not share one: each session
+    claims a free database number with a lock key and keeps it until it ends.
+    """
+    base = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=3)
+    first = base.connection_pool.connection_kwargs.get("db", 0) or 15
     try:
-        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=3).flushdb()
+        for db_number in [first, *[n for n in range(15, 0, -1) if n != first]]:
+            candidate = redis.Redis.from_url(TEST_REDIS_URL, db=db_number)
+            if candidate.set(LOCK_KEY, os.getpid(), nx=True, ex=6 * 3600):
+                break
+        else:
+            pytest.fail("every Redis database 1-15 is claimed by another test session")
     except redis.RedisError as exc:
         pytest.fail(
             f"Redis at {TEST_REDIS_URL} is not reachable ({exc}); "
             "run `make test`, which starts it, or set TEST_REDIS_URL"
         )
-    return TEST_REDIS_URL
+    url = urlunsplit(urlsplit(TEST_REDIS_URL)._replace(path=f"/{db_number}"))
+    yield url
+    candidate.delete(LOCK_KEY)
+
+
+@pytest.fixture
+def redis_url(redis_session_url: str) -> str:
+    connection = redis.Redis.from_url(redis_session_url)
+    connection.flushdb()
+    connection.set(LOCK_KEY, os.getpid(), ex=6 * 3600)  # flushdb dropped the claim
+    return redis_session_url
 
 
 def make_app(database_url: str, redis_url: str | None, **config):

@@ -61,6 +61,36 @@ class PollContext:
     integration_user: str
     rules: list[Rule] = field(default_factory=list)
     reported_rule_errors: set[str] = field(default_factory=set)
+    # RuleState rows of the current batch by link id, loaded in one query.
+    rule_states: dict[int, dict[int, RuleState]] = field(default_factory=dict)
+
+    def load_rule_states(self, link_ids: list[int]) -> None:
+        self.rule_states = {link_id: {} for link_id in link_ids}
+        if not self.rules or not link_ids:
+            return
+        rows = db.session.execute(db.select(RuleState).where(RuleState.link_id.in_(link_ids)))
+        for state in rows.scalars():
+            self.rule_states.setdefault(state.link_id, {})[state.rule_id] = state
+
+    def states_of(self, link: SyncLink) -> dict[int, RuleState]:
+        if link.id not in self.rule_states:
+            self.rule_states[link.id] = {
+                s.rule_id: s
+                for s in db.session.execute(
+                    db.select(RuleState).where(RuleState.link_id == link.id)
+                ).scalars()
+            }
+        return self.rule_states[link.id]
+
+    def decisions(
+        self, link: SyncLink, current: dict, previous: dict | None
+    ) -> tuple[list, list[RuleError]]:
+        """What the rules say about this record (pure: nothing is posted)."""
+        states = self.states_of(link)
+        category = link.category.remote_id if link.category else None
+        return evaluate_rules(
+            self.rules, category, current, previous, {k: s.is_true for k, s in states.items()}
+        )
 
 
 def make_context(integration: Integration) -> PollContext:
@@ -119,16 +149,8 @@ def apply_rules(ctx: PollContext, link: SyncLink, previous: dict | None, current
     """Post each rule's message when its condition becomes true; return how many fired."""
     if not ctx.rules:
         return 0
-    states = {
-        s.rule_id: s
-        for s in db.session.execute(
-            db.select(RuleState).where(RuleState.link_id == link.id)
-        ).scalars()
-    }
-    category = link.category.remote_id if link.category else None
-    decisions, errors = evaluate_rules(
-        ctx.rules, category, current, previous, {k: s.is_true for k, s in states.items()}
-    )
+    states = ctx.states_of(link)
+    decisions, errors = ctx.decisions(link, current, previous)
     for error in errors:
         report_rule_error(ctx, error, link)
     fired = 0
@@ -136,6 +158,7 @@ def apply_rules(ctx: PollContext, link: SyncLink, previous: dict | None, current
         state = states.get(decision.rule.id)
         if state is None:
             state = RuleState(link_id=link.id, rule_id=decision.rule.id)
+            states[decision.rule.id] = state
             db.session.add(state)
         state.is_true = decision.now_true
         if not decision.fire:
@@ -344,11 +367,12 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
     untouched: list[int] = []
     quiet: list[SyncLink] = []  # changes that only touch our own rows
     loud: list[SyncLink] = []  # may post to the CRM: committed one by one
+    ctx.load_rule_states([link.id for link in links])
     for link in links:
         record, notes = records.get(link.remote_id), comments.get(link.remote_id)
         if nothing_to_do(ctx, link, record, notes):
             untouched.append(link.id)
-        elif record is None or record.closed or notes or ctx.rules:
+        elif record is None or record.closed or notes or _rule_fires(ctx, link, record):
             loud.append(link)
         else:
             quiet.append(link)
@@ -395,6 +419,14 @@ def _apply_one(
         return
     report.polled += 1
     report.closed += int(closed)
+
+
+def _rule_fires(ctx: PollContext, link: SyncLink, record: RemoteRecord) -> bool:
+    if not ctx.rules:
+        return False
+    previous = dict(link.remote_fields) if link.remote_fields else None
+    decisions, _ = ctx.decisions(link, dict(record.fields), previous)
+    return any(d.fire for d in decisions)
 
 
 def nothing_to_do(
