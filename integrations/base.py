@@ -59,6 +59,8 @@ class OutboundRequest:
     answers: Mapping[str, str] = field(default_factory=dict)
     # Resolved per-category custom fields (remote field → typed value).
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    # The verified address in parts (number, street, city, zip) when known.
+    address_parts: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def address(self) -> str | None:
@@ -193,6 +195,14 @@ class Connector(ABC):
     @abstractmethod
     def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
         """Current state of up to ``batch_size`` remote requests, in one query."""
+
+    def closing_message_for(self, record: RemoteRecord) -> str | None:
+        """A closing message chosen by the remote status that closed it, if any."""
+        return None
+
+    def status_message_for(self, record: RemoteRecord) -> str | None:
+        """A comment for the CRM when the remote record reaches this status, if any."""
+        return None
 
     def add_comments(self, remote_id: str, notes: Sequence[NoteOut]) -> None:
         """Append notes to the remote request, oldest first, skipping ones already there."""

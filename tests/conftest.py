@@ -35,6 +35,8 @@ SECRETS = {
     "SCF_WEBHOOK_SECRET": WEBHOOK_SECRET,
     "CG_USER": CG_USER,
     "CG_PASSWORD": CG_PASSWORD,
+    "LUCITY_USER": "crosswalk",
+    "LUCITY_PASSWORD": "demo-password",
 }
 
 AGENCY_YAML = """\
@@ -271,6 +273,11 @@ def database_url(request, tmp_path) -> str:
 LOCK_KEY = "crosswalk:test-session"
 
 
+def _redis_db_url(db_number: int) -> str:
+    # The URL's path names the database (redis-py prefers it to a db= argument).
+    return urlunsplit(urlsplit(TEST_REDIS_URL)._replace(path=f"/{db_number}"))
+
+
 @pytest.fixture(scope="session")
 def redis_session_url() -> Iterator[str]:
     """A Redis database of its own for this test session.
@@ -283,7 +290,7 @@ def redis_session_url() -> Iterator[str]:
     first = base.connection_pool.connection_kwargs.get("db", 0) or 15
     try:
         for db_number in [first, *[n for n in range(15, 0, -1) if n != first]]:
-            candidate = redis.Redis.from_url(TEST_REDIS_URL, db=db_number)
+            candidate = redis.Redis.from_url(_redis_db_url(db_number))
             if candidate.set(LOCK_KEY, os.getpid(), nx=True, ex=6 * 3600):
                 break
         else:
@@ -293,7 +300,7 @@ def redis_session_url() -> Iterator[str]:
             f"Redis at {TEST_REDIS_URL} is not reachable ({exc}); "
             "run `make test`, which starts it, or set TEST_REDIS_URL"
         )
-    url = urlunsplit(urlsplit(TEST_REDIS_URL)._replace(path=f"/{db_number}"))
+    url = _redis_db_url(db_number)
     yield url
     candidate.delete(LOCK_KEY)
 

@@ -241,7 +241,8 @@ def apply_remote(
                 level="warning",
             )
         return False
-    if record.status != link.remote_status:
+    status_changed = record.status != link.remote_status
+    if status_changed:
         events.record(
             "remote_status",
             f"{link.remote_status or '—'} → {record.status}",
@@ -256,6 +257,15 @@ def apply_remote(
     if comments:
         import_comments(ctx, link, comments)
     apply_rules(ctx, link, previous, dict(record.fields))
+    if status_changed and (note := ctx.connector.status_message_for(record)):
+        crm.add_comment(issue.id, note)
+        events.record(
+            "status_message",
+            f"status {record.status}: {note}",
+            issue_id=issue.id,
+            integration_id=link.integration_id,
+        )
+        db.session.commit()  # posted: never again for this transition
     if not record.closed:
         link.reopened_at = None  # seen open: the next close is a real one
         return False
@@ -263,7 +273,9 @@ def apply_remote(
         return False  # reopened in the CRM; wait until the crew reopens and closes again
     if link.remote_closed_at is None:
         link.remote_closed_at = utcnow()
-    message = messages.closing_message(link.integration, link.category)
+    message = ctx.connector.closing_message_for(record) or messages.closing_message(
+        link.integration, link.category
+    )
     crm.close(issue.id, message)
     now = utcnow()
     link.crm_closed_at = now
@@ -372,7 +384,13 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
         record, notes = records.get(link.remote_id), comments.get(link.remote_id)
         if nothing_to_do(ctx, link, record, notes):
             untouched.append(link.id)
-        elif record is None or record.closed or notes or _rule_fires(ctx, link, record):
+        elif (
+            record is None
+            or record.closed
+            or notes
+            or _rule_fires(ctx, link, record)
+            or (record.status != link.remote_status and ctx.connector.status_message_for(record))
+        ):
             loud.append(link)
         else:
             quiet.append(link)

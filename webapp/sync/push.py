@@ -57,12 +57,31 @@ def outbound_request(issue: Issue, link: SyncLink) -> OutboundRequest:
         requester=requester.requester,
         answers={qa["key"]: qa["answer"] for qa in issue.questions or [] if qa.get("key")},
         custom_fields=fields.custom_fields(issue, link, link.category),
+        address_parts=address_parts(link, issue),
     )
+
+
+def address_parts(link: SyncLink, issue: Issue) -> dict[str, str]:
+    """Number, street, city and ZIP of the verified address, from the locator's reply."""
+    if link.address_source != "arcgis" or issue.lat is None or issue.lng is None:
+        return {}
+    geocoder = runtime.geocoder()
+    cached = db.session.get(GeocodeCache, cache_key(geocoder.server_url, issue.lat, issue.lng))
+    raw = cached.raw if cached else {}
+    number = str(raw.get("AddNum") or "")
+    street = str(raw.get("Address") or "")
+    if number and street.startswith(number):
+        street = street[len(number) :].strip()
+    parts = {"number": number, "street": street, "city": raw.get("City"), "zip": raw.get("Postal")}
+    return {k: str(v) for k, v in parts.items() if v}
 
 
 def verify_address(link: SyncLink, issue: Issue) -> None:
     """Reverse-geocode once per link; any failure falls back to the reported address."""
     if link.address_source is not None:
+        return
+    if not runtime.feature_enabled(link.integration, "geocode"):
+        link.address_source = "reported"  # e.g. Lucity Work Orders: no secondary geocoding
         return
     if issue.lat is None or issue.lng is None:
         link.address_source = "reported"

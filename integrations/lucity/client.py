@@ -1,0 +1,82 @@
+"""HTTP access to Lucity: the citizen API (no auth) and the internal REST API
+(HTTP Basic), always ``format=json``, lists paged with TAKE/SKIP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import requests
+
+from ..base import Credentials
+from ..errors import TransientError
+from ..http import VendorHTTP
+from .settings import LucitySettings
+
+SYSTEM = "Lucity"
+
+
+def sql_literal(value: Any) -> str:
+    """A FILTER literal: numbers as they are, text quoted with '' for a quote."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_in(column: str, values: Iterable[Any]) -> str:
+    return f"{column} IN ({', '.join(sql_literal(v) for v in values)})"
+
+
+class LucityClient:
+    def __init__(
+        self,
+        settings: LucitySettings,
+        credentials: Credentials,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.settings = settings
+        self.citizen = VendorHTTP(
+            SYSTEM, settings.endpoint, session=session, timeout=settings.timeout
+        )
+        auth = (credentials.username, credentials.password or "") if credentials.username else None
+        self.internal = VendorHTTP(
+            SYSTEM,
+            settings.internal_endpoint,
+            auth=auth,
+            session=session,
+            timeout=settings.timeout,
+        )
+
+    def path(self, name: str, auto: Any = None) -> str:
+        template = getattr(self.settings.paths, name)
+        return template.format(auto=auto) if auto is not None else template
+
+    @staticmethod
+    def params(**extra: Any) -> dict[str, Any]:
+        return {"format": "json", **{k: v for k, v in extra.items() if v is not None}}
+
+    def query(self, path: str, filter_expr: str | None = None) -> list[dict[str, Any]]:
+        """Every row matching ``filter_expr``, TAKE at a time (SKIP a multiple of TAKE)."""
+        take = self.settings.take
+        rows: list[dict[str, Any]] = []
+        skip = 0
+        while True:
+            page = self.internal.get(
+                path, params=self.params(FILTER=filter_expr, TAKE=take, SKIP=skip)
+            )
+            if not isinstance(page, list):
+                raise TransientError(
+                    f"{path}: expected a list, got {type(page).__name__}", system=SYSTEM
+                )
+            rows.extend(r for r in page if isinstance(r, dict))
+            if len(page) < take:
+                return rows
+            skip += take
+
+    def post_json(self, http: VendorHTTP, path: str, body: dict, **params: Any) -> Any:
+        return http.post(path, params=self.params(**params), json=body)
+
+    def put_json(self, path: str, body: dict) -> Any:
+        return self.internal.put(path, params=self.params(), json=body)

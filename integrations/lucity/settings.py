@@ -1,0 +1,130 @@
+"""Configuration keys of the CentralSquare EAM (Lucity) kinds.
+
+Where the public material is silent (internal API paths, comment and
+document endpoints, the external-reference field), every path and field name
+lives here, with defaults that match the common install, so an agency's
+variant is a configuration change rather than a code fork.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from geo.projection import ProjectionError, check_srid
+
+from ..settings import Environment, HttpUrl, IntegrationSettings, Message, StrictModel
+
+
+def _status_code(value: object) -> str:
+    text = str(value).strip()
+    if not text.isdigit():
+        raise ValueError(f"keys must be numeric status codes, got {value!r}")
+    return text
+
+
+# Message maps are keyed by status code ("999"); YAML may give 999 or "999".
+StatusCode = Annotated[str, BeforeValidator(_status_code)]
+
+
+class LucityPaths(StrictModel):
+    """Endpoint paths; ``{auto}`` is a record's AutoNumber."""
+
+    citizen_create: str = "Requests.svc/"
+    citizen_media: str = "Requests.svc/{auto}/media/"
+    requests: str = "Work/Requests.svc/"
+    request: str = "Work/Requests.svc/{auto}"
+    request_comments: str = "Work/Requests.svc/{auto}/Comments"
+    request_documents: str = "Work/Requests.svc/{auto}/Documents"
+    problem_codes: str = "Work/ProblemCodes.svc/"
+    work_orders: str = "Work/WorkOrders.svc/"
+    work_order: str = "Work/WorkOrders.svc/{auto}"
+    work_order_comments: str = "Work/WorkOrders.svc/{auto}/Comments"
+    work_order_documents: str = "Work/WorkOrders.svc/{auto}/Documents"
+
+
+class LucityColumns(StrictModel):
+    """FILTER column names (the database columns behind the JSON properties)."""
+
+    request_table: str = "WKREQ"
+    request_number: str = "RQ_NUM"
+    request_id: str = "RQ_ID"
+    request_status: str = "RQ_STAT_CD"
+    request_entry_date: str = "RQ_ENTRY_DT"
+    request_external_id: str = "RQ_EXTERNAL_ID"
+    work_order_table: str = "WKORDER"
+    work_order_id: str = "WO_ID"
+    work_order_status: str = "WO_STAT_CD"
+    work_order_external_id: str = "WO_EXTERNAL_ID"
+
+
+class LucitySettings(IntegrationSettings):
+    """Keys shared by both Lucity kinds."""
+
+    # The internal REST API (HTTP Basic) per environment; by default the
+    # ``/LucityWebAPI`` alias on the same server as the citizen API.
+    internal_endpoints: dict[Environment, HttpUrl] = Field(default_factory=dict)
+    # EPSG code of the agency's coordinates; none: send WGS84 (COORDSYS=LATLONG).
+    srid: int | None = None
+    take: int = Field(50, ge=1, le=1000)  # page size; SKIP is always a multiple of it
+    external_id_property: str = Field("User20", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    recorded_by_default: str = "SeeClickFix"
+    # Lucity dates are agency local time without an offset.
+    timezone: str = "UTC"
+    timeout: float = Field(30.0, gt=0, le=300)
+    paths: LucityPaths = Field(default_factory=LucityPaths)
+    columns: LucityColumns = Field(default_factory=LucityColumns)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use e.g. America/New_York)") from None
+        return value
+
+    @field_validator("srid")
+    @classmethod
+    def _usable_srid(cls, value: int | None) -> int | None:
+        if value is None:
+            return None
+        try:
+            return check_srid(value).srid
+        except ProjectionError as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _internal_endpoint_present(self) -> LucitySettings:
+        if self.internal_endpoints and self.environment not in self.internal_endpoints:
+            raise ValueError(
+                f"environment is {self.environment!r} but internal_endpoints has no "
+                f"{self.environment!r} URL"
+            )
+        return self
+
+    @property
+    def internal_endpoint(self) -> str:
+        """The internal API of the live environment (never the other one)."""
+        if self.internal_endpoints:
+            return self.internal_endpoints[self.environment]
+        parts = urlsplit(self.endpoint)
+        return urlunsplit(parts._replace(path="/LucityWebAPI", query="", fragment=""))
+
+
+class LucityWorkRequestSettings(LucitySettings):
+    kind: Literal["lucity-work-requests"]
+    category_code: str = "SCF"
+    closed_status_at_least: int = Field(950, ge=1)
+    closing_messages: dict[StatusCode, Message] = Field(default_factory=dict)
+
+
+class LucityWorkOrderSettings(LucitySettings):
+    kind: Literal["lucity-work-orders"]
+    close_at_status: list[int] = Field(default_factory=lambda: [998, 999], min_length=1)
+    # A comment posted to the CRM when the work order reaches a status code;
+    # for a closing code it is the closing message.
+    status_messages: dict[StatusCode, Message] = Field(default_factory=dict)

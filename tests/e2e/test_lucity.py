@@ -1,0 +1,272 @@
+"""CentralSquare EAM (Lucity): Work Requests and Work Orders end to end."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.conftest import BOUNDARIES, ORG_ID, make_app
+from tests.support import run_jobs
+from webapp.agency_config import ConfigError, parse_agency_config
+from webapp.extensions import db
+from webapp.models import Category, Event, SyncLink, SyncState
+from webapp.sync import categories, dispatch, importer, poll
+from webapp.sync.configure import apply_config
+
+LUCITY_YAML = """\
+agency:
+  name: City of New Haven
+  boundary: new_haven.geojson
+crm:
+  kind: seeclickfix
+  base_url: {scf}
+  organization_id: {org}
+  token_env: SCF_TOKEN
+  webhook_secret_env: SCF_WEBHOOK_SECRET
+geocoder:
+  url: {arcgis}
+integrations:
+  - name: water
+    kind: lucity-work-requests
+    environment: test
+    endpoints:
+      test: {lucity}
+      production: http://127.0.0.1:9/LucityCitizenRestAPI
+    internal_endpoints:
+      test: {internal}
+      production: http://127.0.0.1:9/LucityWebAPI
+    username_env: LUCITY_USER
+    password_env: LUCITY_PASSWORD
+    srid: 2234
+    timezone: America/New_York
+    category_code: SCF
+    closed_status_at_least: 950
+    closing_messages: {{"999": "The work is complete.", "951": "This request was canceled."}}
+    import_comments: true
+    categories:
+      - remote_id: WB
+        crm_request_type_id: 123
+        custom_fields: {{User13: "SCF", WorkOrderUser1: {{from: reported_address}}}}
+  - name: facilities
+    kind: lucity-work-orders
+    environment: test
+    endpoints:
+      test: {lucity}
+    internal_endpoints:
+      test: {internal}
+    username_env: LUCITY_USER
+    password_env: LUCITY_PASSWORD
+    srid: 2234
+    close_at_status: [998, 999]
+    status_messages: {{"200": "A crew is working on it.", "999": "Facilities closed this."}}
+    categories:
+      - remote_id: FAC
+        crm_request_type_id: 126
+"""
+
+
+def lucity_yaml(sims) -> str:
+    return LUCITY_YAML.format(
+        scf=sims.scf_base_url,
+        org=ORG_ID,
+        arcgis=sims.arcgis_url,
+        lucity=sims.lucity_base_url,
+        internal=sims.lucity_internal_url,
+    )
+
+
+@pytest.fixture
+def lucity_app(database_url, redis_url, sim):
+    requests.post(f"{sim.sims.lucity.url}/_sim/reset", timeout=5).raise_for_status()
+    app = make_app(database_url, redis_url)
+    with app.app_context():
+        apply_config(parse_agency_config(lucity_yaml(sim.sims), base_dir=BOUNDARIES))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def internal(sim, path: str, **params):
+    response = requests.get(
+        f"{sim.sims.lucity_internal_url}/{path}",
+        params={"format": "json", **params},
+        auth=("crosswalk", "demo-password"),
+        timeout=5,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def control(sim, path: str, body: dict):
+    response = requests.post(f"{sim.sims.lucity.url}/_sim/{path}", json=body, timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def link_of(issue_id: int) -> SyncLink:
+    db.session.expire_all()
+    return db.session.execute(db.select(SyncLink).where(SyncLink.issue_id == issue_id)).scalar_one()
+
+
+def integration(name: str) -> int:
+    from webapp.models import Integration
+
+    return db.session.execute(
+        db.select(Integration.id).where(Integration.name == name)
+    ).scalar_one()
+
+
+def push(app):
+    with app.app_context():
+        dispatch.enqueue_crm_poll()
+        run_jobs(app)
+
+
+def test_work_request_round_trip_with_projection(lucity_app, sim):
+    from geo.projection import projector_for
+
+    issue_id = sim.create_issue(
+        request_type_id=123,
+        summary="Water in the street",
+        description="Water bubbling up",
+        image_url="https://img.example/water.jpg",
+    )["id"]
+    push(lucity_app)
+    with lucity_app.app_context():
+        link = link_of(issue_id)
+        assert link.state == SyncState.ACKNOWLEDGED and link.remote_display_id
+        auto = link.remote_id
+    record = internal(sim, f"Work/Requests.svc/{auto}")
+    x, y = projector_for(2234).to_xy(41.3083, -72.9279)
+    assert abs(record["XCoordinate"] - x) < 0.01 and abs(record["YCoordinate"] - y) < 0.01
+    assert record["ProblemCode"] == "WB" and record["User20"] == str(issue_id)
+    assert record["User13"] == "SCF" and record["WorkOrderUser1"] == "165 Church St, New Haven"
+    assert record["Comments"].startswith("Water bubbling up")
+    assert record["Street"]  # from the ArcGIS-verified address
+    documents = internal(sim, f"Work/Requests.svc/{auto}/Documents")
+    assert [d["DocumentUrl"] for d in documents] == ["https://img.example/water.jpg"]
+
+    # Comments out: RecordedBy is the commenter; the image URL in the text.
+    sim.resident_comment(
+        issue_id,
+        "Now it is a river.",
+        name="Ada Resident",
+        image_url="https://img.example/river.jpg",
+    )
+    push(lucity_app)
+    comments = internal(sim, f"Work/Requests.svc/{auto}/Comments")
+    assert comments[-1]["RecordedBy"] == "Ada Resident"
+    assert "Now it is a river. Image: https://img.example/river.jpg" in comments[-1]["Comment"]
+
+    # Comments and images in: only Publicly Available ones, each once.
+    control(
+        sim, f"requests/{auto}/comments", {"Comment": "Crew dispatched.", "PubliclyAvailable": True}
+    )
+    control(
+        sim,
+        f"requests/{auto}/comments",
+        {"Comment": "Overtime approved.", "PubliclyAvailable": False},
+    )
+    with lucity_app.app_context():
+        poll.poll_integration(integration("water"))
+        poll.poll_integration(integration("water"))
+    texts = [c["comment"] for c in sim.scf_issue(issue_id)["comments"]]
+    assert texts.count("Crew dispatched.") == 1 and "Overtime approved." not in texts
+
+    # Closed at a status code >= 950, with the message of that code.
+    control(sim, f"requests/{auto}", {"StatusCode": 951})
+    with lucity_app.app_context():
+        assert poll.poll_integration(integration("water")).closed == 1
+    crm = sim.scf_issue(issue_id)
+    assert crm["status"] == "Closed"
+    assert crm["comments"][-1]["comment"] == "This request was canceled."
+
+
+def test_problem_codes_become_categories(lucity_app, sim):
+    with lucity_app.app_context():
+        report = categories.sync_categories(integration("water"))
+        names = {
+            c.remote_id: c
+            for c in db.session.execute(
+                db.select(Category).where(Category.integration_id == integration("water"))
+            ).scalars()
+        }
+    assert {"WB", "HYD", "SW", "TRP", "ILD"} <= set(names)
+    assert "FAC" not in names  # not associated with the SCF category code
+    assert names["LEAF"].enabled is False  # inactive
+    assert report.seen >= 5
+
+
+def test_importer_reads_projected_coordinates(lucity_app, sim):
+    from geo.projection import projector_for
+
+    x, y = projector_for(2234).to_xy(41.3083, -72.9279)
+    control(
+        sim,
+        "requests",
+        {
+            "ProblemCode": "WB",
+            "XCoordinate": x,
+            "YCoordinate": y,
+            "Comments": "Staff-entered main break",
+            "minutes_ago": 5,
+        },
+    )
+    control(sim, "requests", {"ProblemCode": "WB", "Comments": "No location", "minutes_ago": 5})
+    with lucity_app.app_context():
+        report = importer.import_requests(integration("water"))
+    assert report.imported == 1 and report.skipped == {"no coordinates": 1}
+
+
+def test_work_order_create_status_messages_and_close(lucity_app, sim):
+    issue_id = sim.create_issue(request_type_id=126, summary="Broken door at City Hall")["id"]
+    push(lucity_app)
+    with lucity_app.app_context():
+        link = link_of(issue_id)
+        assert link.state == SyncState.ACKNOWLEDGED
+        assert link.address_source == "reported"  # no secondary geocoding for work orders
+        auto = link.remote_id
+    control(sim, f"work_orders/{auto}", {"StatusCode": 200})
+    with lucity_app.app_context():
+        poll.poll_integration(integration("facilities"))
+        poll.poll_integration(integration("facilities"))
+    texts = [c["comment"] for c in sim.scf_issue(issue_id)["comments"]]
+    assert texts.count("A crew is working on it.") == 1
+    control(sim, f"work_orders/{auto}", {"StatusCode": 999})
+    with lucity_app.app_context():
+        assert poll.poll_integration(integration("facilities")).closed == 1
+        kinds = [
+            e.kind
+            for e in db.session.execute(
+                db.select(Event).where(Event.issue_id == issue_id)
+            ).scalars()
+        ]
+        assert "status_message" in kinds and "closed" in kinds
+    crm = sim.scf_issue(issue_id)
+    assert crm["status"] == "Closed" and crm["comments"][-1]["comment"] == "Facilities closed this."
+
+
+@pytest.mark.parametrize(
+    "switch",
+    ["sync_categories", "import_requests", "geocode", "close_remote_on_crm_close", "import_images"],
+)
+def test_work_orders_refuse_what_the_module_does_not_do(sim, switch):
+    text = lucity_yaml(sim.sims).replace(
+        "    close_at_status: [998, 999]\n",
+        f"    close_at_status: [998, 999]\n    {switch}: true\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_agency_config(text, base_dir=BOUNDARIES)
+    assert f"integrations[1].{switch}" in str(info.value)
+    assert "Work Order module" in str(info.value)
+
+
+@pytest.mark.parametrize("srid, reason", [(99999, "not a known"), (4978, "geocentric")])
+def test_unusable_srid_is_refused_at_load(sim, srid, reason):
+    text = lucity_yaml(sim.sims).replace(
+        "    srid: 2234\n    timezone", f"    srid: {srid}\n    timezone"
+    )
+    with pytest.raises(ConfigError, match=reason) as info:
+        parse_agency_config(text, base_dir=BOUNDARIES)
+    assert "integrations[0].srid" in str(info.value)
