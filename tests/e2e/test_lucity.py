@@ -43,7 +43,19 @@ integrations:
     closed_status_at_least: 950
     closing_messages: {{"999": "The work is complete.", "951": "This request was canceled."}}
     import_comments: true
+    rules:
+      - field: ProblemDescription
+        op: changes from
+        from: Trash Pickup
+        value: Illegal Dumping
+        message: "Reclassified as illegal dumping."
+      - field: StatusCode
+        op: "="
+        value: 2
+        message: "Assigned to a work order."
     categories:
+      - remote_id: TRP
+        crm_request_type_id: 124
       - remote_id: WB
         crm_request_type_id: 123
         custom_fields: {{User13: "SCF", WorkOrderUser1: {{from: reported_address}}}}
@@ -183,6 +195,17 @@ def test_work_request_round_trip_with_projection(lucity_app, sim):
     assert crm["comments"][-1]["comment"] == "This request was canceled."
 
 
+def test_private_non_internal_category_is_flagged_for_review(lucity_app, sim):
+    with lucity_app.app_context():
+        category = db.session.execute(
+            db.select(Category).where(Category.remote_id == "WB")
+        ).scalar_one()
+        category.private = True
+        db.session.commit()
+    html = lucity_app.test_client().get("/").get_data(as_text=True)
+    assert "Private, not internal" in html and "needs review" in html
+
+
 def test_problem_codes_become_categories(lucity_app, sim):
     with lucity_app.app_context():
         report = categories.sync_categories(integration("water"))
@@ -245,6 +268,42 @@ def test_work_order_create_status_messages_and_close(lucity_app, sim):
         assert "status_message" in kinds and "closed" in kinds
     crm = sim.scf_issue(issue_id)
     assert crm["status"] == "Closed" and crm["comments"][-1]["comment"] == "Facilities closed this."
+
+
+def test_rules_on_work_request_fields(lucity_app, sim):
+    issue_id = sim.create_issue(request_type_id=124, summary="Bags left at the curb")["id"]
+    push(lucity_app)
+    with lucity_app.app_context():
+        auto = link_of(issue_id).remote_id
+    control(sim, f"requests/{auto}", {"ProblemCode": "ILD"})
+    control(sim, f"requests/{auto}", {"StatusCode": 2})
+    with lucity_app.app_context():
+        poll.poll_integration(integration("water"))
+        poll.poll_integration(integration("water"))
+    texts = [c["comment"] for c in sim.scf_issue(issue_id)["comments"]]
+    assert texts.count("Reclassified as illegal dumping.") == 1
+    assert texts.count("Assigned to a work order.") == 1
+
+
+def test_work_order_comments_both_ways(lucity_app, sim):
+    issue_id = sim.create_issue(request_type_id=126, summary="Leaking roof")["id"]
+    push(lucity_app)
+    with lucity_app.app_context():
+        auto = link_of(issue_id).remote_id
+    sim.resident_comment(issue_id, "Dripping on the stairs too.", name="Bo Neighbor")
+    push(lucity_app)
+    comments = internal(sim, f"Work/WorkOrders.svc/{auto}/Comments")
+    assert comments[-1]["RecordedBy"] == "Bo Neighbor"
+    control(
+        sim,
+        f"work_orders/{auto}/comments",
+        {"Comment": "Roofer booked.", "PubliclyAvailable": True},
+    )
+    with lucity_app.app_context():
+        poll.poll_integration(integration("facilities"))
+    texts = [c["comment"] for c in sim.scf_issue(issue_id)["comments"]]
+    assert "Roofer booked." in texts
+    assert not any("[#" in t for t in texts)  # our own notes never come back
 
 
 @pytest.mark.parametrize(

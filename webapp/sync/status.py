@@ -24,6 +24,8 @@ class IntegrationSummary:
     last_import: SyncCursor | None = None
     last_categories: SyncCursor | None = None
     unmapped: list[str] = field(default_factory=list)
+    # Private but not internal: the vendor guide says these need a review.
+    private_review: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -80,6 +82,11 @@ def integration_summaries() -> list[IntegrationSummary]:
             c.name or c.remote_id
             for c in row.categories
             if c.enabled and not c.internal and c.crm_request_type_id is None
+        ]
+        summary.private_review = [
+            c.name or c.remote_id
+            for c in row.categories
+            if c.enabled and c.private and not c.internal
         ]
         summary.warnings = configuration_warnings(row.id)
     return list(summaries.values())
