@@ -26,7 +26,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
+
+from simulators.token_cursor import TokenCursor
 
 
 class FilterError(ValueError):
@@ -137,20 +139,10 @@ def _read_number(text: str, start: int) -> tuple[int | float, int]:
         raise FilterError(f"Invalid number {literal!r} at position {start}.") from None
 
 
-class _Parser:
+class _Parser(TokenCursor):
     def __init__(self, tokens: list[Token], resolve: Callable[[str], str]) -> None:
-        self.tokens = tokens
-        self.index = 0
+        super().__init__(tokens)
         self.resolve = resolve
-
-    @property
-    def current(self) -> Token:
-        return self.tokens[self.index]
-
-    def advance(self) -> Token:
-        token = self.current
-        self.index += 1
-        return token
 
     def at_word(self, *words: str) -> bool:
         return self.current.kind == "WORD" and self.current.value in words
@@ -160,15 +152,9 @@ class _Parser:
             self.fail(f"expected '{word}'")
         self.advance()
 
-    def expect(self, kind: str, what: str) -> Token:
-        if self.current.kind != kind:
-            self.fail(f"expected {what}")
-        return self.advance()
-
-    def fail(self, expectation: str) -> NoReturn:
-        token = self.current
+    def error(self, expectation: str, token: Token) -> FilterError:
         found = "end of filter" if token.kind == "END" else repr(str(token.value))
-        raise FilterError(
+        return FilterError(
             f"Invalid filter: {expectation} but found {found} at position {token.pos}."
         )
 

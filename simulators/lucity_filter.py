@@ -37,7 +37,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
+
+from simulators.token_cursor import TokenCursor
 
 NUMBER, TEXT, DATE, BOOL = "number", "text", "date", "bool"
 KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "LIKE", "IS", "NULL", "BETWEEN", "WHERE"})
@@ -232,23 +234,13 @@ def _like_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
 
 
-class _Parser:
+class _Parser(TokenCursor):
     def __init__(self, tokens: list[Token], table: Table) -> None:
-        self.tokens = tokens
-        self.index = 0
+        super().__init__(tokens)
         self.table = table
-
-    @property
-    def current(self) -> Token:
-        return self.tokens[self.index]
 
     def peek(self, offset: int = 1) -> Token:
         return self.tokens[min(self.index + offset, len(self.tokens) - 1)]
-
-    def advance(self) -> Token:
-        token = self.current
-        self.index += 1
-        return token
 
     def at(self, *keywords: str) -> bool:
         return self.current.kind == "KEYWORD" and self.current.value in keywords
@@ -258,15 +250,9 @@ class _Parser:
             self.fail(f"expected {keyword}")
         self.advance()
 
-    def expect(self, kind: str, what: str) -> Token:
-        if self.current.kind != kind:
-            self.fail(f"expected {what}")
-        return self.advance()
-
-    def fail(self, expectation: str) -> NoReturn:
-        token = self.current
+    def error(self, expectation: str, token: Token) -> FilterError:
         found = "the end of the filter" if token.kind == "END" else f"'{token.value}'"
-        raise FilterError(
+        return FilterError(
             f"Incorrect syntax: {expectation} but found {found} at position {token.pos}."
         )
 
