@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from integrations.base import REQUESTER_KEYS, RemoteCategory
 
 from ..extensions import db
-from ..models import Category, Integration, RequestType, SyncCursor, utcnow
-from . import events, runtime
+from ..models import Category, Integration, RequestType, utcnow
+from . import cursors, events, runtime
 
 
 @dataclass
@@ -122,10 +122,7 @@ def sync_categories(integration_id: int) -> CategoryReport:
         category.enabled = False
         report.disabled.append(category.name or category.remote_id)
 
-    cursor = db.session.get(SyncCursor, cursor_key(integration)) or SyncCursor(
-        key=cursor_key(integration)
-    )
-    db.session.add(cursor)
+    cursor = cursors.cursor(cursor_key(integration))
     cursor.last_success_at = utcnow()
     cursor.last_error = None
     level = "warning" if report.unmapped else "info"

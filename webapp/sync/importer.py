@@ -16,8 +16,8 @@ from integrations.errors import IntegrationError
 from integrations.seeclickfix import parse_issue
 
 from ..extensions import db
-from ..models import Category, ImportedRequest, Integration, SyncCursor, SyncLink, SyncState, utcnow
-from . import events, messages, runtime
+from ..models import Category, ImportedRequest, Integration, SyncLink, SyncState, utcnow
+from . import cursors, events, messages, runtime
 from .ingest import upsert_issue
 
 
@@ -98,10 +98,7 @@ def import_requests(integration_id: int) -> ImportReport:
         raise ImporterDisabledError(f"{integration.name}: import_requests is off")
     boundary = agency_boundary()
     report = ImportReport(integration.name)
-    cursor = db.session.get(SyncCursor, cursor_key(integration)) or SyncCursor(
-        key=cursor_key(integration)
-    )
-    db.session.add(cursor)
+    cursor = cursors.cursor(cursor_key(integration))
     cursor.last_started_at = started = utcnow()
     days = int(integration.settings.get("import_first_window_days", 1))
     since = datetime.fromisoformat(cursor.cursor) if cursor.cursor else started - timedelta(days)
@@ -149,7 +146,7 @@ def import_requests(integration_id: int) -> ImportReport:
             db.session.commit()
     finally:
         connector.close()
-    cursor = db.session.get(SyncCursor, cursor_key(integration))
+    cursor = cursors.cursor(cursor_key(integration))
     cursor.cursor = started.isoformat()  # everything entered up to the start was read
     cursor.last_success_at = utcnow()
     cursor.last_error = report.failed[0] if report.failed else None

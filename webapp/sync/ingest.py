@@ -17,12 +17,11 @@ from ..models import (
     Comment,
     Integration,
     Issue,
-    SyncCursor,
     SyncLink,
     SyncState,
     utcnow,
 )
-from . import dispatch, events, runtime
+from . import cursors, dispatch, events, runtime
 from .categories import remember_request_type
 
 CRM_CURSOR = "crm"
@@ -252,21 +251,13 @@ class PollReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _cursor(key: str) -> SyncCursor:
-    cursor = db.session.get(SyncCursor, key)
-    if cursor is None:
-        cursor = SyncCursor(key=key)
-        db.session.add(cursor)
-    return cursor
-
-
 def poll_crm() -> PollReport:
     """Read every CRM issue updated since the cursor (all pages) and ingest it.
 
     One bad issue is recorded and skipped; it never stops the others.
     """
     report = PollReport()
-    cursor = _cursor(CRM_CURSOR)
+    cursor = cursors.cursor(CRM_CURSOR)
     cursor.last_started_at = utcnow()
     db.session.commit()
     since = datetime.fromisoformat(cursor.cursor) - POLL_OVERLAP if cursor.cursor else None
@@ -300,14 +291,14 @@ def poll_crm() -> PollReport:
                 newest = item.updated_at
     except IntegrationError as exc:
         db.session.rollback()
-        cursor = _cursor(CRM_CURSOR)
+        cursor = cursors.cursor(CRM_CURSOR)
         cursor.last_error, cursor.last_error_at = str(exc), utcnow()
         if newest is not None:
             cursor.cursor = newest.isoformat()
         events.record("crm_poll_failed", str(exc), level="error")
         db.session.commit()
         raise
-    cursor = _cursor(CRM_CURSOR)
+    cursor = cursors.cursor(CRM_CURSOR)
     if hold is not None and (newest is None or hold < newest):
         newest = hold - timedelta(microseconds=1)
     if newest is not None:

@@ -17,13 +17,12 @@ from ..models import (
     Event,
     Integration,
     RuleState,
-    SyncCursor,
     SyncLink,
     SyncState,
     utcnow,
 )
 from ..models import Rule as RuleRow
-from . import events, messages, runtime
+from . import cursors, events, messages, runtime
 from .rules import Rule, RuleError, evaluate_rules
 
 
@@ -40,14 +39,6 @@ class RemotePollReport:
 
 def cursor_key(integration: Integration) -> str:
     return f"poll:{integration.name}"
-
-
-def _cursor(key: str) -> SyncCursor:
-    cursor = db.session.get(SyncCursor, key)
-    if cursor is None:
-        cursor = SyncCursor(key=key)
-        db.session.add(cursor)
-    return cursor
 
 
 @dataclass
@@ -315,7 +306,7 @@ def poll_integration(integration_id: int, *, issue_id: int | None = None) -> Rem
     if integration is None:
         raise LookupError(f"integration {integration_id} does not exist")
     report = RemotePollReport(integration.name)
-    cursor = _cursor(cursor_key(integration))
+    cursor = cursors.cursor(cursor_key(integration))
     cursor.last_started_at = utcnow()
     db.session.commit()
 
@@ -342,7 +333,7 @@ def poll_integration(integration_id: int, *, issue_id: int | None = None) -> Rem
         ctx.connector.close()
     report.archived = _archive(integration, agency.crm.get("archive_after_days", 14))
 
-    cursor = _cursor(cursor_key(integration))
+    cursor = cursors.cursor(cursor_key(integration))
     if report.errors and report.polled == 0 and link_ids:
         cursor.last_error, cursor.last_error_at = report.errors[0], utcnow()
     else:

@@ -11,6 +11,7 @@ from sqlalchemy import func
 
 from ..extensions import db
 from ..models import Event, Integration, Issue, SyncCursor, SyncLink, SyncState, utcnow
+from . import categories, importer
 from .ingest import CRM_CURSOR
 from .poll import cursor_key
 
@@ -76,8 +77,8 @@ def integration_summaries() -> list[IntegrationSummary]:
     for summary in summaries.values():
         row = summary.integration
         summary.last_poll = db.session.get(SyncCursor, cursor_key(row))
-        summary.last_import = db.session.get(SyncCursor, f"import:{row.name}")
-        summary.last_categories = db.session.get(SyncCursor, f"categories:{row.name}")
+        summary.last_import = db.session.get(SyncCursor, importer.cursor_key(row))
+        summary.last_categories = db.session.get(SyncCursor, categories.cursor_key(row))
         summary.unmapped = [
             c.name or c.remote_id
             for c in row.categories
