@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import requests
+
 from tests.support import run_jobs
 from webapp.extensions import db
 from webapp.models import Comment, Event, Rule, SyncLink, SyncState, utcnow
@@ -82,6 +84,36 @@ def test_comment_push_survives_a_lost_reply_without_doubling(app, sim):
         run_jobs(app)  # first attempt writes then loses the reply; the retry finds the marker
     text = next(r for r in sim.cg_records() if r["Oid"] == record["Oid"])["CommentsField"]
     assert text.count("Once only, please.") == 1
+
+
+def test_comments_that_failed_to_send_are_sent_by_the_sweeper(app, sim):
+    from webapp.sync import sweep
+
+    issue_id, record = acknowledged_issue(app, sim)
+    sim.resident_comment(issue_id, "Please hurry.")
+    sim.fault(
+        "cg",
+        status=400,
+        count=None,
+        method="PUT",
+        path_contains="cgRequestsClass",
+        body={"Message": "The request is invalid."},
+    )
+    with app.app_context():
+        dispatch.enqueue_crm_poll()
+        run_jobs(app)
+        assert link(issue_id).state == SyncState.ACKNOWLEDGED  # the request stays synced
+        assert (
+            db.session.execute(db.select(Event).where(Event.kind == "comments_failed"))
+            .scalars()
+            .first()
+            is not None
+        )
+        requests.delete(f"{sim.cg}/_sim/faults", timeout=5).raise_for_status()
+        assert sweep.sweep_pending(timedelta(seconds=0)) == 1
+        run_jobs(app)
+    text = next(r for r in sim.cg_records() if r["Oid"] == record["Oid"])["CommentsField"]
+    assert text.count("Please hurry.") == 1
 
 
 def test_public_remote_comments_are_imported_once_and_never_echoed(app, sim):
