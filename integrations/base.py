@@ -149,12 +149,8 @@ class Connector(ABC):
     """One work-management system, as one integration of one agency sees it."""
 
     kind: ClassVar[str]
-    label: ClassVar[str]
+    # The kind's keys, label and feature capabilities (see IntegrationSettings).
     settings_model: ClassVar[type[IntegrationSettings]] = IntegrationSettings
-    # The feature switches (integrations.settings.FEATURE_SWITCHES) this kind can do.
-    supports: ClassVar[frozenset[str]] = frozenset()
-    # Supported switches that stay off unless configured (default: on).
-    off_by_default: ClassVar[frozenset[str]] = frozenset()
     # How many remote ids one status query may carry.
     batch_size: ClassVar[int] = 100
 
@@ -168,6 +164,10 @@ class Connector(ABC):
         self.settings = settings
         self.environ = os.environ if environ is None else environ
         self.session = session
+
+    @property
+    def label(self) -> str:
+        return self.settings.label or self.kind
 
     def credentials(self) -> Credentials:
         name = self.settings.name

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from .settings import Message, RemoteId, StrictModel
+from .config_types import Message, RemoteId, StrictModel
 
 # Every operator, in the spelling the YAML uses.
 OPERATORS: tuple[str, ...] = (

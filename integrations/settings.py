@@ -1,59 +1,42 @@
-"""Settings every integration kind shares, validated with pydantic.
+"""Settings every integration kind shares, validated with pydantic: the
+vendor contract as the engine reads it.
 
-Each vendor package subclasses ``IntegrationSettings`` with its own keys; the
-configuration loader picks the model by ``kind`` through the registry, so a
-new vendor adds its keys without touching the loader. Secrets are never
-settings: only the *names* of the environment variables that hold them.
+Each vendor package subclasses ``IntegrationSettings`` with its own keys and
+declares, as class attributes, what its kind *can* do (``label``,
+``supported_features``, ``features_off_by_default``). The configuration
+loader picks the model by ``kind`` through the registry, so a new vendor adds
+its keys without touching the loader. Every key the sync engine reads is
+declared here, once, with its default: the engine never reads a raw settings
+dictionary.
+
+Feature switches are resolved here and nowhere else: after validation each
+switch is a plain ``bool`` (the configured value, else whether the kind
+supports it by default), and ``true`` for a switch the kind cannot honour is
+a validation error naming the kind.
+
+Secrets are never settings: only the *names* of the environment variables
+that hold them.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-Environment = Literal["test", "production"]
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-def check_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("not a URL")
-    return value.rstrip("/")
-
-
-def check_env_name(value: str) -> str:
-    if not _ENV_NAME.match(value):
-        raise ValueError("not an environment variable name (letters, digits and _)")
-    return value
-
-
-def check_slug(value: str) -> str:
-    if not _SLUG.match(value):
-        raise ValueError("use lowercase letters, digits, '-' and '_' (it appears in URLs and CLI)")
-    return value
-
-
-def _to_str(value: Any) -> Any:
-    # YAML reads `remote_id: 12` as an int; remote ids are opaque text.
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-
-
-HttpUrl = Annotated[str, AfterValidator(check_url)]
-EnvVarName = Annotated[str, AfterValidator(check_env_name)]
-Slug = Annotated[str, AfterValidator(check_slug)]
-RemoteId = Annotated[str, BeforeValidator(_to_str), Field(min_length=1)]
-Message = Annotated[str, Field(min_length=1, max_length=4000)]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+from .config_types import (  # noqa: F401 (re-exported for vendor packages)
+    Environment,
+    EnvVarName,
+    HttpUrl,
+    Message,
+    RemoteId,
+    Slug,
+    StrictModel,
+    check_env_name,
+    check_slug,
+    check_url,
+)
+from .rule_settings import RuleSettings
 
 # Integration keys of CRM secondary questions that fill requester fields
 # (vendor guide wording), and the Requester attribute each fills.
@@ -127,8 +110,9 @@ class CategorySettings(StrictModel):
     custom_fields: dict[str, CustomFieldValue] = Field(default_factory=dict)
 
 
-# Switches every kind understands; a kind declares which it supports, and the
-# loader refuses `true` for one it does not (see Connector.supports).
+# Switches every kind understands; a kind declares which it supports
+# (``IntegrationSettings.supported_features``) and validation refuses `true`
+# for one it does not.
 FEATURE_SWITCHES = (
     "sync_categories",
     "import_requests",
@@ -138,40 +122,85 @@ FEATURE_SWITCHES = (
     "import_comments",
 )
 
+DEFAULT_REQUESTER_FIRST_NAME = "SeeClickFix"
+DEFAULT_REQUESTER_LAST_NAME = "User"
 
-from .rule_settings import RuleSettings  # noqa: E402 (it builds on the types above)
+
+def _switch(description: str) -> Any:
+    # validate_default: an unset switch is resolved by the kind's capabilities.
+    return Field(None, validate_default=True, description=description)
 
 
 class IntegrationSettings(StrictModel):
+    """The keys of every integration kind, with their defaults."""
+
+    # -- what the kind can do (class attributes, set by each vendor's model) --
+    # Shown in messages: "the <label> integration does not support geocode".
+    # None only on this base model, used to check the shared keys of an
+    # integration whose kind is unknown (its switches cannot be judged).
+    label: ClassVar[str | None] = None
+    supported_features: ClassVar[frozenset[str]] = frozenset()
+    # Supported switches that stay off unless configured (the rest default on).
+    features_off_by_default: ClassVar[frozenset[str]] = frozenset()
+
     name: Slug
     kind: str
     environment: Environment = "test"
     endpoints: dict[Environment, HttpUrl]
     username_env: EnvVarName | None = None
     password_env: EnvVarName | None = None
+    enabled: bool = True
+
+    # -- schedules (seconds) --
     poll_interval: int = Field(300, ge=10, le=86400)
+    category_sync_interval: int = Field(86400, ge=60, le=7 * 86400)
+    import_interval: int = Field(300, ge=30, le=86400)
+    # How far back the importer's first run looks.
+    import_first_window_days: int = Field(1, ge=0, le=365)
+
+    # -- what residents read --
     acknowledgment_message: Message | None = None
     closing_message: Message | None = None
-    categories: list[CategorySettings] = Field(default_factory=list)
-    # Comment-on-field-match rules (stored in the database for the admin UI).
-    rules: list[RuleSettings] = Field(default_factory=list)
-    enabled: bool = True
+    # The note left on the remote request when staff close the CRM issue
+    # (close_remote_on_crm_close).
+    remote_close_note: Message = "Closed in SeeClickFix by agency staff."
+
+    # -- requesters --
+    # Names sent when the resident's own are not known (the vendor guide's defaults).
+    requester_first_name: str = Field(DEFAULT_REQUESTER_FIRST_NAME, min_length=1)
+    requester_last_name: str = Field(DEFAULT_REQUESTER_LAST_NAME, min_length=1)
     # Integration keys of CRM secondary questions, by question primary key
     # ({"143": FirstNameField}): the CRM's API does not always return them.
     question_keys: dict[RemoteId, Literal[tuple(REQUESTER_KEYS)]] = Field(  # type: ignore[valid-type]
         default_factory=dict
     )
 
-    # Importer of requests entered directly in the remote system.
-    import_interval: int = Field(300, ge=30, le=86400)
-    import_first_window_days: int = Field(1, ge=0, le=365)  # how far back the first run looks
+    categories: list[CategorySettings] = Field(default_factory=list)
+    # Comment-on-field-match rules (stored in the database for the admin UI).
+    rules: list[RuleSettings] = Field(default_factory=list)
 
-    sync_categories: bool | None = None
-    import_requests: bool | None = None
-    geocode: bool | None = None
-    close_remote_on_crm_close: bool | None = None
-    import_images: bool | None = None
-    import_comments: bool | None = None
+    # -- feature switches: a bool after validation (see _resolve_switch) --
+    sync_categories: bool | None = _switch("sync the remote categories")
+    import_requests: bool | None = _switch("import requests entered in the remote system")
+    geocode: bool | None = _switch("verify the address with the reverse geocoder")
+    close_remote_on_crm_close: bool | None = _switch(
+        "close the remote request when staff close the CRM issue"
+    )
+    import_images: bool | None = _switch("import images added to the remote request")
+    import_comments: bool | None = _switch("import the remote request's public comments")
+
+    @field_validator(*FEATURE_SWITCHES, mode="after")
+    @classmethod
+    def _resolve_switch(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        switch = info.field_name
+        if cls.label is None:  # unknown kind: nothing to judge the switch by
+            return value
+        supported = switch in cls.supported_features
+        if value is None:
+            return supported and switch not in cls.features_off_by_default
+        if value and not supported:
+            raise ValueError(f"the {cls.label} integration does not support {switch}")
+        return value
 
     @model_validator(mode="after")
     def _live_endpoint_present(self) -> IntegrationSettings:
@@ -194,3 +223,9 @@ class IntegrationSettings(StrictModel):
     def endpoint(self) -> str:
         """The live endpoint: the only URL the hub may send to."""
         return self.endpoints[self.environment]
+
+    def feature(self, switch: str) -> bool:
+        """Whether a feature switch is on (validation already resolved it)."""
+        if switch not in FEATURE_SWITCHES:
+            raise KeyError(f"unknown feature switch {switch!r}")
+        return bool(getattr(self, switch))

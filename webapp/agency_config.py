@@ -44,7 +44,6 @@ from geo.boundary import BoundaryError, load_boundary
 from integrations.errors import IntegrationConfigError
 from integrations.registry import connector_class
 from integrations.settings import (
-    FEATURE_SWITCHES,
     EnvVarName,
     HttpUrl,
     IntegrationSettings,
@@ -145,32 +144,14 @@ class GeocoderSettings(StrictModel):
     enabled: bool = True
 
 
-def _unsupported_switches(
-    connector: type, values: Mapping[str, Any] | IntegrationSettings
-) -> list[str]:
-    supports = getattr(connector, "supports", frozenset())
-    if isinstance(values, IntegrationSettings):
-        on = [s for s in FEATURE_SWITCHES if getattr(values, s, None) is True]
-    else:
-        on = [s for s in FEATURE_SWITCHES if values.get(s) is True]
-    return [s for s in on if s not in supports]
-
-
 def _integration_by_kind(value: Any) -> Any:
     """Validate one integration with its kind's settings model.
 
-    Collects the kind problem, the kind model's errors and unsupported feature
-    switches together, each at its own location.
+    Collects the kind problem and the kind model's errors (unsupported feature
+    switches among them) together, each at its own location.
     """
     if isinstance(value, IntegrationSettings):
-        try:
-            connector = connector_class(value.kind)
-        except IntegrationConfigError as exc:
-            raise ValueError(str(exc)) from None
-        bad = _unsupported_switches(connector, value)
-        if bad:
-            raise ValueError(f"the {connector.label} integration does not support {bad[0]}")
-        return value
+        return value  # built (and so validated) by its own kind's model
     if not isinstance(value, Mapping):
         return value  # the IntegrationSettings schema reports "should be a mapping"
 
@@ -201,13 +182,6 @@ def _integration_by_kind(value: Any) -> Any:
             if connector is None and unjudged:
                 continue
             errors.append(_line_error(err))
-
-    if connector is not None:
-        for switch in _unsupported_switches(connector, value):
-            message = f"the {connector.label} integration does not support {switch}"
-            errors.append(
-                {"type": _custom("unsupported_feature", message), "loc": (switch,), "input": True}
-            )
 
     if errors:
         raise ValidationError.from_exception_data(model.__name__, errors)

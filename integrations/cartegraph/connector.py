@@ -29,11 +29,7 @@ SYSTEM = "Cartegraph"
 
 class CartegraphConnector(Connector):
     kind = "cartegraph"
-    label = "OpenGov EAM (Cartegraph)"
     settings_model = CartegraphSettings
-    supports = frozenset({"sync_categories", "import_requests", "geocode", "import_comments"})
-    # Cartegraph OMS keeps comments to itself; OpenGov EAM can share public ones.
-    off_by_default = frozenset({"import_comments"})
     settings: CartegraphSettings
 
     def __init__(

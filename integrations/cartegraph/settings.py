@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -10,13 +10,18 @@ from ..settings import IntegrationSettings
 
 
 class CartegraphSettings(IntegrationSettings):
+    label: ClassVar[str] = "OpenGov EAM (Cartegraph)"
+    supported_features: ClassVar[frozenset[str]] = frozenset(
+        {"sync_categories", "import_requests", "geocode", "import_comments"}
+    )
+    # Cartegraph OMS keeps comments to itself; OpenGov EAM can share public ones.
+    features_off_by_default: ClassVar[frozenset[str]] = frozenset({"import_comments"})
+
     kind: Literal["cartegraph"]
     # The remote field that carries the CRM issue id: how a retry finds the
     # request it already created, and how the importer skips our own.
     external_id_field: str = Field("SeeClickFixIDField", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     request_class: str = Field("cgRequestsClass", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-    requester_first_name: str = "SeeClickFix"
-    requester_last_name: str = "User"
     # Requesters: found by email, else created. The class name is not
     # documented publicly, so it is configurable; RequesterField gets the
     # requester's reference (its name as Cartegraph shows it, or its Oid).
@@ -38,5 +43,4 @@ class CartegraphSettings(IntegrationSettings):
     # documented publicly, so it is configurable.
     category_class: str = Field("cgRequestIssuesClass", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     service_area_field: str | None = "ServiceAreaField"
-    category_sync_interval: int = Field(86400, ge=60, le=7 * 86400)
     timeout: float = Field(30.0, gt=0, le=300)

@@ -187,7 +187,7 @@ class LucityConnector(Connector):
                         created_at=row.get("RecordedDate"),
                     )
                 )
-            if self.imports_documents and self.settings.import_images is not False:
+            if self.imports_documents and self.settings.import_images:
                 for row in self.client.query(self._path("_documents", remote_id)):
                     url = row.get("DocumentUrl")
                     if not url:
@@ -210,11 +210,7 @@ class LucityConnector(Connector):
 
 class LucityWorkRequestConnector(LucityConnector):
     kind = "lucity-work-requests"
-    label = "CentralSquare EAM (Lucity) Work Requests"
     settings_model = LucityWorkRequestSettings
-    supports = frozenset(
-        {"sync_categories", "import_requests", "geocode", "import_comments", "import_images"}
-    )
     family = "request"
     imports_documents = True
     settings: LucityWorkRequestSettings
@@ -299,9 +295,7 @@ class LucityWorkOrderConnector(LucityConnector):
     status code, comments in. Nothing else, by design (the vendor guide)."""
 
     kind = "lucity-work-orders"
-    label = "CentralSquare EAM (Lucity) Work Order module"
     settings_model = LucityWorkOrderSettings
-    supports = frozenset({"import_comments"})
     family = "work_order"
     settings: LucityWorkOrderSettings
 

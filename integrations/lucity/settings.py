@@ -8,7 +8,7 @@ variant is a configuration change rather than a code fork.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,7 +16,8 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from geo.projection import ProjectionError, check_srid
 
-from ..settings import Environment, HttpUrl, IntegrationSettings, Message, StrictModel
+from ..config_types import Environment, HttpUrl, Message, StrictModel
+from ..settings import IntegrationSettings
 
 
 def _status_code(value: object) -> str:
@@ -116,6 +117,11 @@ class LucitySettings(IntegrationSettings):
 
 
 class LucityWorkRequestSettings(LucitySettings):
+    label: ClassVar[str] = "CentralSquare EAM (Lucity) Work Requests"
+    supported_features: ClassVar[frozenset[str]] = frozenset(
+        {"sync_categories", "import_requests", "geocode", "import_comments", "import_images"}
+    )
+
     kind: Literal["lucity-work-requests"]
     category_code: str = "SCF"
     closed_status_at_least: int = Field(950, ge=1)
@@ -123,6 +129,12 @@ class LucityWorkRequestSettings(LucitySettings):
 
 
 class LucityWorkOrderSettings(LucitySettings):
+    """Exactly create, comments both ways, close and comment by status code: the
+    vendor guide's Work Order module offers nothing more."""
+
+    label: ClassVar[str] = "CentralSquare EAM (Lucity) Work Order module"
+    supported_features: ClassVar[frozenset[str]] = frozenset({"import_comments"})
+
     kind: Literal["lucity-work-orders"]
     close_at_status: list[int] = Field(default_factory=lambda: [998, 999], min_length=1)
     # A comment posted to the CRM when the work order reaches a status code;

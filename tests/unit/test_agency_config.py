@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -77,11 +78,14 @@ SECOND_INTEGRATION = """\
 """
 
 
+class FakeSettings(IntegrationSettings):
+    label: ClassVar[str] = "Fake system"
+    supported_features: ClassVar[frozenset[str]] = frozenset({"geocode"})
+
+
 class FakeConnector(Connector):
     kind = "fake"
-    label = "Fake system"
-    settings_model = IntegrationSettings
-    supports = frozenset({"geocode"})
+    settings_model = FakeSettings
 
     def find_by_external_id(self, crm_issue_id):  # pragma: no cover - never called
         return None

@@ -63,15 +63,13 @@ def geocoder(agency_row: Agency | None = None) -> ReverseGeocoder | None:
 
 
 def feature_enabled(integration: Integration, switch: str) -> bool:
-    """A feature switch: the configured value, else whether the kind supports it."""
-    configured = integration.settings.get(switch)
-    if configured is not None:
-        return bool(configured)
-    cls = connector_class(integration.kind)
-    return switch in cls.supports and switch not in cls.off_by_default
+    return settings_of(integration).feature(switch)
+
+
+def settings_of(integration: Integration):
+    return connector_class(integration.kind).settings_model.model_validate(integration.settings)
 
 
 def connector(integration: Integration) -> Connector:
     cls = connector_class(integration.kind)
-    settings = cls.settings_model.model_validate(integration.settings)
-    return cls(settings, environ=_environ())
+    return cls(settings_of(integration), environ=_environ())
