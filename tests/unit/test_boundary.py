@@ -3,7 +3,6 @@
 import json
 import math
 import pickle
-import re
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +11,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.boundary import (
-    Boundary,
-    BoundaryError,
-    geometry_preview_svg,
-    load_boundary,
-    parse_boundary,
-    preview_svg,
-)
+from geo.boundary import Boundary, BoundaryError, load_boundary, parse_boundary
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "boundaries"
 WEST_EDGE = -72.99  # the New Haven fixture's west side runs due north from 41.295 to 41.34
@@ -314,54 +306,6 @@ def test_contains_many_equals_contains_and_covers(new_haven, points, use_vertice
     one = [new_haven.contains(x, y) for x, y in points]
     covers = [new_haven.polygon.covers(shapely.Point(x, y)) for x, y in points]
     assert many.tolist() == one == covers
-
-
-# --------------------------------------------------------------------------- preview
-
-
-def _numeric_attributes_only(svg: str) -> None:
-    allowed_text = {"http://www.w3.org/2000/svg", "img", "boundary preview", "evenodd", "none"}
-    allowed_text |= {"round", "4 2"}
-    for name, value in re.findall(r'([\w:-]+)="([^"]*)"', svg):
-        if name in ("fill", "stroke"):
-            assert re.fullmatch(r"#[0-9a-f]{6}|none", value), (name, value)
-        elif value not in allowed_text:
-            assert re.fullmatch(r"[MLHVZ0-9 .\-]*", value), (name, value)
-
-
-def test_preview_of_a_boundary(new_haven):
-    svg = preview_svg(new_haven, width=300, height=200)
-    assert svg.startswith("<svg") and svg.endswith("</svg>")
-    assert 'width="300"' in svg and svg.count("<path") == 1
-    _numeric_attributes_only(svg)
-
-
-def test_preview_of_refused_text_draws_parts_holes_and_marker():
-    svg = preview_svg((DATA / "highway_cutout.geojson").read_text())
-    assert 'stroke-dasharray="4 2"' in svg and svg.count("stroke-dasharray") == 2
-    assert 'stroke="#d00000"' in svg  # problem marker
-    _numeric_attributes_only(svg)
-    svg = preview_svg((DATA / "two_parts.geojson").read_text())
-    assert 'fill="#f7d9a8"' in svg and 'stroke="#d00000"' in svg
-
-
-def test_preview_of_unreadable_text_raises():
-    with pytest.raises(BoundaryError):
-        preview_svg("not a boundary")
-
-
-def test_geometry_preview_handles_any_geometry():
-    bowtie = shapely.from_wkt("POLYGON ((0 0, 1 1, 1 0, 0 1, 0 0))")
-    svg = geometry_preview_svg(bowtie, (0.5, 0.5))
-    assert "<circle" in svg
-    _numeric_attributes_only(svg)
-    projected = load_boundary_error_geometry("projected_state_plane.geojson")
-    assert "<path" in geometry_preview_svg(projected)
-    assert geometry_preview_svg(shapely.Polygon()).endswith("</svg>")
-
-
-def load_boundary_error_geometry(name: str):
-    return refusal(name).geometry
 
 
 def _parse_error(text: str) -> BoundaryError:
