@@ -1,4 +1,9 @@
-"""Crosswalk web application factory."""
+"""Crosswalk web application factory.
+
+``create_app`` builds the app and nothing more: each module's ``init_app``
+wires itself in. Starting an in-process worker (no ``REDIS_URL``) is the
+business of the entry points that serve (``wsgi.py``, ``crosswalk demo``).
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 
-def create_app(config: dict[str, Any] | None = None, *, start_worker: bool = False) -> Flask:
-    """Build the app. ``start_worker`` starts the in-process worker thread when
-    there is no ``REDIS_URL`` (the web process of ``make demo`` or a small install)."""
+def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_path=os.environ.get("CROSSWALK_INSTANCE") or str(PROJECT_ROOT / "instance"),
@@ -37,10 +40,4 @@ def create_app(config: dict[str, Any] | None = None, *, start_worker: bool = Fal
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     queue.init_app(app)
     views.init_app(app)
-
-    app.in_process_worker = None
-    if start_worker and app.task_queue.in_process and app.config["CROSSWALK_INPROCESS_WORKER"]:
-        from workers.runner import start_in_process_worker
-
-        app.in_process_worker = start_in_process_worker(app)
     return app

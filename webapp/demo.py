@@ -11,10 +11,13 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import requests
+from flask import Flask
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
@@ -80,7 +83,11 @@ def run_demo(
     task_after: float = 20,
     close_after: float = 60,
     exit_after: float | None = None,
+    start_worker: Callable[[Flask], Any],
 ) -> None:
+    """``start_worker(app)`` starts the worker threads and returns an object
+    with ``stop(timeout=...)``: the worker layer's, passed in by
+    ``crosswalk demo`` (the web app never imports the worker layer)."""
     from simulators.runner import start_simulators
 
     port = _free_port(host, port)
@@ -112,16 +119,17 @@ def run_demo(
             task_after=task_after,
             close_after=close_after,
             exit_after=exit_after,
+            start_worker=start_worker,
         )
     finally:
         sims.stop()
 
 
-def _run(sims, environ, *, host, port, web_url, task_after, close_after, exit_after) -> None:
-    from workers.runner import start_in_process_worker
-
+def _run(
+    sims, environ, *, host, port, web_url, task_after, close_after, exit_after, start_worker
+) -> None:
     from . import create_app
-    from .sync import dispatch
+    from .sync import engine
     from .sync.configure import apply_config
 
     requests.post(
@@ -150,9 +158,11 @@ def _run(sims, environ, *, host, port, web_url, task_after, close_after, exit_af
         apply_config(
             parse_agency_config(text, source=str(config_path), base_dir=config_path.parent)
         )
-    worker = start_in_process_worker(app)
+    worker = start_worker(app)
     with app.app_context():
-        dispatch.enqueue_crm_poll()  # the seeded issues arrive at once, not in a minute
+        # The seeded issues arrive at once, not in a minute.
+        for task in engine.find_tasks("crm-poll"):
+            engine.run_task_now(task)
 
     server = make_server(host, port, app, threaded=True)
     click.echo("")

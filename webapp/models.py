@@ -35,7 +35,9 @@ class UTCDateTime(types.TypeDecorator):
 
 
 class SyncState:
-    """States of a sync link (one issue in one integration)."""
+    """States of a sync link (one issue in one integration). The allowed moves
+    between them, and the timeline event each writes, live in
+    ``webapp.sync.lifecycle``: nothing else assigns ``SyncLink.state``."""
 
     PENDING = "pending"  # to be created remotely and/or acknowledged in the CRM
     ACKNOWLEDGED = "acknowledged"  # remote request exists; CRM acknowledged; polled
@@ -145,9 +147,12 @@ class Issue(db.Model):
 
 
 class SyncLink(db.Model):
-    """One issue in one integration; each leg (remote create, CRM acknowledge,
-    remote close, CRM close) has its own timestamp so a half-done push resumes
-    where it stopped instead of being reported as sent."""
+    """One issue in one integration. Each leg (create the remote request,
+    acknowledge the CRM issue, close the CRM issue, close the remote request)
+    has two timestamps: *intended*, committed before the vendor is called, and
+    *done*, committed after it answered. A half-done push resumes at the leg
+    that is not done, and a leg intended but not done is known to be in doubt
+    (the vendor may have applied it before the reply was lost)."""
 
     __table_args__ = (
         UniqueConstraint("issue_id", "integration_id"),
@@ -170,10 +175,16 @@ class SyncLink(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Legs: intended (before the vendor call) and done (after its answer).
+    remote_create_intended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     remote_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    crm_ack_intended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     crm_acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    remote_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    crm_close_intended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     crm_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remote_close_intended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Seen closed by the remote poll, or closed by Crosswalk (close_remote_on_crm_close).
+    remote_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Reopened in the CRM after closing: the remote request is still closed, so
     # the next close must be a new one (the remote seen open again first).
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,35 +1,70 @@
 """The job queue on the app: real Redis when ``REDIS_URL`` is set, else an
-in-process Redis (fakeredis) worked by a thread inside this process.
+in-process Redis (fakeredis) that a worker thread (``workers``) works.
 
-Jobs are enqueued by dotted path (``workers.jobs.push_issue_job``) so the
-sync engine never imports the worker layer.
+Two RQ queues: periodic work (the CRM poll, remote polls, the sweeper...) has
+its own queue, listed first by every worker, so it never waits behind a
+backlog of pushes.
+
+Every job runs one RQ function, ``workers.jobs.perform``, named here by its
+dotted path: the worker layer depends on the web app, never the reverse, so
+the app cannot import it. *What* a job does is the engine's job registry
+(``webapp.sync.jobs``); the queue only delivers it, with a deterministic id
+so the same work is never queued twice.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fakeredis
 import redis
 from flask import Flask
-from rq import Queue, Retry
+from rq import Queue, Retry, SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+if TYPE_CHECKING:
+    from .sync.jobs import JobKind
+
 log = logging.getLogger(__name__)
 
+# The one RQ function every job runs (see the module docstring).
+JOB_FUNCTION = "workers.jobs.perform"
 ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+PERIODIC = "periodic"
+DEFAULT = "default"
 
 
 class TaskQueue:
     """Enqueue with deterministic ids: a job already waiting is not enqueued twice."""
 
-    def __init__(self, connection: redis.Redis, name: str, *, in_process: bool) -> None:
+    def __init__(
+        self,
+        connection: redis.Redis,
+        name: str,
+        *,
+        in_process: bool,
+        retry_intervals: Sequence[int] = (),
+    ) -> None:
         self.connection = connection
         self.in_process = in_process
-        self.queue = Queue(name, connection=connection)
+        self.retry_intervals = list(retry_intervals)
+        self.queues = {
+            PERIODIC: Queue(f"{name}-periodic", connection=connection),
+            DEFAULT: Queue(name, connection=connection),
+        }
+
+    @property
+    def queue(self) -> Queue:
+        """The queue of pushes (the default queue)."""
+        return self.queues[DEFAULT]
+
+    @property
+    def all_queues(self) -> list[Queue]:
+        """Every queue, in the order a worker should take jobs from them."""
+        return [self.queues[PERIODIC], self.queues[DEFAULT]]
 
     @property
     def mode(self) -> str:
@@ -42,39 +77,49 @@ class TaskQueue:
             return None
         return job if job.get_status(refresh=False) in ACTIVE else None
 
-    def enqueue_unique(
-        self,
-        func: str,
-        *args: Any,
-        job_id: str,
-        retry_intervals: Sequence[int] | None = None,
-        at: Any = None,
-        timeout: int = 600,
-    ) -> tuple[Job, bool]:
-        """(job, created): ``created`` is False when the job was already waiting."""
+    def enqueue(self, kind: JobKind, *args: Any, at: Any = None) -> tuple[Job, bool]:
+        """Queue ``kind`` with ``args`` (at a time, if given); (job, created):
+        ``created`` is False when the same job was already waiting or running."""
+        job_id = kind.job_id(*args)
         existing = self.active_job(job_id)
         if existing is not None:
             return existing, False
         options: dict[str, Any] = {
             "job_id": job_id,
-            "job_timeout": timeout,
+            "job_timeout": kind.timeout,
             "result_ttl": 3600,
             "failure_ttl": 7 * 86400,
+            "description": kind.describe(*args),
         }
-        if retry_intervals:
-            options["retry"] = Retry(max=len(retry_intervals), interval=list(retry_intervals))
+        if kind.retry and self.retry_intervals:
+            options["retry"] = Retry(
+                max=len(self.retry_intervals), interval=list(self.retry_intervals)
+            )
+        queue = self.queues[kind.queue]
         if at is not None:
-            return self.queue.enqueue_at(at, func, *args, **options), True
-        return self.queue.enqueue(func, *args, **options), True
+            return queue.enqueue_at(at, JOB_FUNCTION, kind.name, *args, **options), True
+        return queue.enqueue(JOB_FUNCTION, kind.name, *args, **options), True
 
     def depth(self) -> int:
-        return self.queue.count
+        return sum(q.count for q in self.all_queues)
 
     def scheduled_count(self) -> int:
-        return self.queue.scheduled_job_registry.count
+        return sum(q.scheduled_job_registry.count for q in self.all_queues)
 
     def failed_count(self) -> int:
-        return self.queue.failed_job_registry.count
+        return sum(q.failed_job_registry.count for q in self.all_queues)
+
+    def drain(self) -> int:
+        """Work every queued job here, now (the in-process queue of a CLI run,
+        which would otherwise die with the process). Returns how many ran.
+
+        Runs in the caller's app context, with RQ's own SimpleWorker: the
+        worker processes of ``workers`` are for long-running service."""
+        count = self.depth()
+        if count:
+            worker = SimpleWorker(self.all_queues, connection=self.connection)
+            worker.work(burst=True, logging_level="WARNING")
+        return count
 
 
 def connect(url: str | None) -> tuple[redis.Redis, bool]:
@@ -86,4 +131,9 @@ def connect(url: str | None) -> tuple[redis.Redis, bool]:
 
 def init_app(app: Flask) -> None:
     connection, in_process = connect(app.config.get("REDIS_URL"))
-    app.task_queue = TaskQueue(connection, app.config["CROSSWALK_QUEUE"], in_process=in_process)
+    app.task_queue = TaskQueue(
+        connection,
+        app.config["CROSSWALK_QUEUE"],
+        in_process=in_process,
+        retry_intervals=app.config["CROSSWALK_RETRY_INTERVALS"],
+    )

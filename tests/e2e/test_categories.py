@@ -7,7 +7,7 @@ import requests
 from tests.conftest import CG_PASSWORD, CG_USER
 from webapp.extensions import db
 from webapp.models import Category, Event
-from webapp.sync import categories, dispatch, ingest
+from webapp.sync import category_sync, crm_poll, engine, request_types
 
 ISSUES = "cgRequestIssuesClass"
 
@@ -28,8 +28,8 @@ def remote_oid(sim, name: str) -> int:
 def test_sync_adds_links_and_flags_categories(app, sim):
     sim.create_issue(request_type_id=124, summary="Tag on the bridge")  # CRM type "Graffiti"
     with app.app_context():
-        ingest.poll_crm()  # Crosswalk now knows request type 124 is titled "Graffiti"
-        report = categories.sync_categories(integration_id())
+        crm_poll.poll_crm()  # Crosswalk now knows request type 124 is titled "Graffiti"
+        report = category_sync.sync_categories(integration_id())
         cats = by_name()
     assert report.seen == 6
     assert sorted(report.added) == [
@@ -46,20 +46,20 @@ def test_sync_adds_links_and_flags_categories(app, sim):
     assert cats["Tree Down"].internal is True
     assert cats["Missed Trash Pickup"].enabled is False  # inactive remotely
     with app.app_context():
-        again = categories.sync_categories(integration_id())
+        again = category_sync.sync_categories(integration_id())
     assert (again.added, again.renamed, again.disabled) == ([], [], [])
 
 
 def test_rename_disable_and_protect(app, sim):
     with app.app_context():
-        categories.sync_categories(integration_id())
+        category_sync.sync_categories(integration_id())
         sim.cg_patch_class(ISSUES, remote_oid(sim, "Pothole"), IssueField="Potholes")
         sim.cg_delete(ISSUES, remote_oid(sim, "Graffiti"))
         by_name()["Sidewalk Damage"].protected = True
         db.session.commit()
         sim.cg_patch_class(ISSUES, remote_oid(sim, "Sidewalk Damage"), IssueField="Sidewalks")
 
-        report = categories.sync_categories(integration_id())
+        report = category_sync.sync_categories(integration_id())
         cats = by_name()
         assert report.renamed == ["Pothole → Potholes"]
         assert cats["Potholes"].remote_id == "Potholes"
@@ -78,7 +78,7 @@ def test_rename_disable_and_protect(app, sim):
 
         # It comes back: enabled again, same row.
         sim.cg_staff_create(ISSUES, IssueField="Graffiti", ServiceAreaField="Parks")
-        report = categories.sync_categories(integration_id())
+        report = category_sync.sync_categories(integration_id())
         assert (report.added, report.enabled) == ([], ["Graffiti"])
         assert by_name()["Graffiti"].enabled is True
 
@@ -95,7 +95,7 @@ def test_protected_from_the_configuration_file(app, sim):
     with app.app_context():
         apply_config(parse_agency_config(text, base_dir=BOUNDARIES))
         sim.cg_patch_class(ISSUES, remote_oid(sim, "Streetlight Out"), InactiveField=True)
-        report = categories.sync_categories(integration_id())
+        report = category_sync.sync_categories(integration_id())
         assert "Streetlight Out" in report.protected
         assert by_name()["Streetlight Out"].enabled is True
 
@@ -110,7 +110,7 @@ def test_every_page_is_read(app, sim):
     ).raise_for_status()
     requests.delete(f"{sim.cg}/_sim/requests", timeout=5).raise_for_status()
     with app.app_context():
-        report = categories.sync_categories(integration_id())
+        report = category_sync.sync_categories(integration_id())
     assert report.seen == 2106
     pages = [c for c in sim.calls("cg") if ISSUES in c["path"] and c["method"] == "GET"]
     assert len(pages) == 3  # 1000 per page
@@ -118,8 +118,8 @@ def test_every_page_is_read(app, sim):
 
 def test_open311_services(app, client, sim):
     with app.app_context():
-        categories.sync_categories(integration_id())
-        categories.refresh_request_types(integration_id())
+        category_sync.sync_categories(integration_id())
+        request_types.refresh_request_types(integration_id())
     services = client.get("/open311/v2/services.json").get_json()
     names = [s["service_name"] for s in services]
     assert "Tree Down" not in names  # internal
@@ -149,5 +149,6 @@ def test_open311_services(app, client, sim):
 
 def test_category_sync_job_and_cli_queue(app, sim):
     with app.app_context():
-        assert dispatch.enqueue_categories(integration_id()) is True
-        assert dispatch.enqueue_categories(integration_id()) is False
+        [task] = engine.find_tasks("categories", "public-works")
+        assert engine.run_task_now(task) is True
+        assert engine.run_task_now(task) is False  # already queued: not doubled

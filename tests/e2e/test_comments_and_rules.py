@@ -7,16 +7,16 @@ from datetime import timedelta
 
 import requests
 
-from tests.support import run_jobs
+from tests.support import queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import Comment, Event, Rule, SyncLink, SyncState, utcnow
-from webapp.sync import dispatch, ingest, poll
+from webapp.sync import crm_poll, remote_poll
 
 
 def acknowledged_issue(app, sim, **fields) -> tuple[int, dict]:
     issue_id = sim.create_issue(**fields)["id"]
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
         assert link(issue_id).state == SyncState.ACKNOWLEDGED
     [record] = [r for r in sim.cg_records() if r["SeeClickFixIDField"] == str(issue_id)]
@@ -32,10 +32,10 @@ def crm_comments(sim, issue_id: int) -> list[str]:
     return [c["comment"] for c in sim.scf_issue(issue_id)["comments"]]
 
 
-def poll_now(app) -> poll.RemotePollReport:
+def poll_now(app) -> remote_poll.RemotePollReport:
     with app.app_context():
         integration_id = db.session.execute(db.select(SyncLink.integration_id)).scalars().first()
-        return poll.poll_integration(integration_id)
+        return remote_poll.poll_integration(integration_id)
 
 
 def test_public_crm_comments_are_appended_in_order_with_names(app, sim):
@@ -48,7 +48,7 @@ def test_public_crm_comments_are_appended_in_order_with_names(app, sim):
         image_url="https://img.example/hubcap.jpg",
     )
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
     text = next(r for r in sim.cg_records() if r["Oid"] == record["Oid"])["CommentsField"]
     lines = text.splitlines()
@@ -60,7 +60,7 @@ def test_public_crm_comments_are_appended_in_order_with_names(app, sim):
     # Our own acknowledgment never travels; a later comment is appended, not overwriting.
     sim.resident_comment(issue_id, "Thanks!", name="Ada Resident")
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
         assert (
             db.session.execute(
@@ -80,7 +80,7 @@ def test_comment_push_survives_a_lost_reply_without_doubling(app, sim):
     sim.resident_comment(issue_id, "Once only, please.")
     sim.fault("cg", drop_after=True, count=1, method="PUT", path_contains="cgRequestsClass")
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)  # first attempt writes then loses the reply; the retry finds the marker
     text = next(r for r in sim.cg_records() if r["Oid"] == record["Oid"])["CommentsField"]
     assert text.count("Once only, please.") == 1
@@ -100,7 +100,7 @@ def test_comments_that_failed_to_send_are_sent_by_the_sweeper(app, sim):
         body={"Message": "The request is invalid."},
     )
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
         assert link(issue_id).state == SyncState.ACKNOWLEDGED  # the request stays synced
         assert (
@@ -110,7 +110,7 @@ def test_comments_that_failed_to_send_are_sent_by_the_sweeper(app, sim):
             is not None
         )
         requests.delete(f"{sim.cg}/_sim/faults", timeout=5).raise_for_status()
-        assert sweep.sweep_pending(timedelta(seconds=0)) == 1
+        assert sweep.sweep_pending(timedelta(seconds=0)).requeued == 1
         run_jobs(app)
     text = next(r for r in sim.cg_records() if r["Oid"] == record["Oid"])["CommentsField"]
     assert text.count("Please hurry.") == 1
@@ -126,8 +126,8 @@ def test_public_remote_comments_are_imported_once_and_never_echoed(app, sim):
     assert comments.count("Crew scheduled for Tuesday.") == 1
     assert "Internal: check budget code." not in comments
     with app.app_context():
-        ingest.poll_crm()  # the imported comment comes back from the CRM...
-        dispatch.enqueue_crm_poll()
+        crm_poll.poll_crm()  # the imported comment comes back from the CRM...
+        queue_crm_poll()
         run_jobs(app)
     text = next(r for r in sim.cg_records() if r["Oid"] == record["Oid"])["CommentsField"]
     assert "Crew scheduled" not in text  # ...and is never sent back to Cartegraph
@@ -202,7 +202,7 @@ def test_closed_then_reopened_in_the_crm_resumes_sync(app, sim):
         assert link(issue_id).state == SyncState.CLOSED
     sim.resident_reopen(issue_id)
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
         assert link(issue_id).state == SyncState.ACKNOWLEDGED
         assert link(issue_id).reopened_at is not None

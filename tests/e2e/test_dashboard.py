@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from tests.support import run_jobs
+from tests.support import queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import SyncLink, SyncState
-from webapp.sync import dispatch
 
 
 def count_of(html: str, state: str) -> int:
@@ -18,7 +17,7 @@ def test_overview_list_and_timeline(app, client, sim):
     issue_id = sim.create_issue()["id"]
     sim.create_issue(request_type_id=125, summary="Loud music")
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
 
     html = client.get("/").get_data(as_text=True)
@@ -57,7 +56,7 @@ def test_failed_issue_shows_reason_and_retry_requeues(app, client, sim):
         body={"Message": "Service is down for maintenance"},
     )
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
         link = db.session.execute(db.select(SyncLink)).scalar_one()
         assert link.state == SyncState.FAILED
@@ -90,15 +89,15 @@ def test_unmigrated_database_gets_a_page_saying_what_to_do(tmp_path):
 
 
 def test_configuration_warnings_and_unmapped_categories_on_the_overview(app, client, sim):
-    from webapp.sync import categories
+    from webapp.sync import category_sync, request_types
 
     sim.create_issue(answers={"142": "DEEP"})  # 142 is public but configured LastNameField
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
         integration_id = db.session.execute(db.select(SyncLink.integration_id)).scalar_one()
-        categories.sync_categories(integration_id)
-        categories.refresh_request_types(integration_id)
+        category_sync.sync_categories(integration_id)
+        request_types.refresh_request_types(integration_id)
     html = client.get("/").get_data(as_text=True)
     assert "Configuration warnings" in html
     assert "question 142" in html and "LastNameField" in html

@@ -6,11 +6,11 @@ import os
 from datetime import timedelta
 
 from integrations.cartegraph import CartegraphConnector
-from tests.support import run_jobs
+from tests.support import queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import Event, SyncLink, SyncState
-from webapp.sync import dispatch, ingest, poll, sweep
-from workers.runner import CrosswalkWorker, build_worker
+from webapp.sync import crm_poll, ingest, jobs, remote_poll, sweep
+from workers.rq_workers import CrosswalkWorker, build_worker
 
 
 def events(kind: str) -> list[Event]:
@@ -23,7 +23,7 @@ def events(kind: str) -> list[Event]:
 
 def ingest_only(app) -> list[int]:
     """Run the CRM poll inline (it queues the pushes); return the link ids."""
-    report = ingest.poll_crm()
+    report = crm_poll.poll_crm()
     assert report.failed == 0, report.errors
     return db.session.execute(db.select(SyncLink.id).order_by(SyncLink.id)).scalars().all()
 
@@ -40,7 +40,7 @@ def test_vendor_5xx_is_retried_then_marked_failed_with_the_reason(app, sim):
     )
     with app.app_context():
         [link_id] = ingest_only(app)
-        dispatch.enqueue_push(link_id)
+        jobs.enqueue_push(link_id)
         run_jobs(app)
         link = db.session.get(SyncLink, link_id)
         assert link.state == SyncState.FAILED
@@ -74,7 +74,7 @@ def test_vendor_4xx_fails_at_once_without_retry(app, sim):
     )
     with app.app_context():
         [link_id] = ingest_only(app)
-        dispatch.enqueue_push(link_id)
+        jobs.enqueue_push(link_id)
         run_jobs(app)
         link = db.session.get(SyncLink, link_id)
         assert link.state == SyncState.FAILED and link.attempts == 1
@@ -87,7 +87,7 @@ def test_lost_create_reply_is_adopted_not_duplicated(app, sim):
     sim.fault("cg", drop_after=True, count=1, method="POST", path_contains="cgRequestsClass")
     with app.app_context():
         [link_id] = ingest_only(app)
-        dispatch.enqueue_push(link_id)
+        jobs.enqueue_push(link_id)
         run_jobs(app)
         assert db.session.get(SyncLink, link_id).state == SyncState.ACKNOWLEDGED
         assert len(events("remote_adopted")) == 1
@@ -111,7 +111,7 @@ def test_worker_killed_between_create_and_storing_the_id(app, sim, tmp_path, mon
     monkeypatch.setattr(CartegraphConnector, "create_request", create_then_die)
     with app.app_context():
         [link_id] = ingest_only(app)
-        dispatch.enqueue_push(link_id)
+        jobs.enqueue_push(link_id)
         worker = build_worker(app, CrosswalkWorker)
         worker.work(burst=True, logging_level="WARNING")
         db.session.expire_all()
@@ -132,21 +132,21 @@ def test_one_failing_issue_does_not_stop_the_poll(app, sim):
     first = sim.create_issue()["id"]
     second = sim.create_issue(summary="Second pothole")["id"]
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
         links = db.session.execute(db.select(SyncLink).order_by(SyncLink.issue_id)).scalars().all()
         assert [link.state for link in links] == ["acknowledged", "acknowledged"]
         for record in sim.cg_records():
             sim.cg_patch(record["Oid"], StatusField="Closed")
         sim.fault("scf", status=500, count=1, path_contains=f"/issues/{first}/close")
-        report = poll.poll_integration(links[0].integration_id)
+        report = remote_poll.poll_integration(links[0].integration_id)
         assert (report.closed, report.failed) == (1, 1)
         db.session.expire_all()
         assert db.session.get(SyncLink, links[0].id).state == SyncState.ACKNOWLEDGED
         assert db.session.get(SyncLink, links[0].id).last_error
         assert db.session.get(SyncLink, links[1].id).state == SyncState.CLOSED
         # The next cycle closes the one that failed.
-        assert poll.poll_integration(links[0].integration_id).closed == 1
+        assert remote_poll.poll_integration(links[0].integration_id).closed == 1
     assert sim.scf_issue(first)["status"] == "Closed"
     assert sim.scf_issue(second)["status"] == "Closed"
 
@@ -155,7 +155,7 @@ def test_poll_is_one_query_per_batch_of_100(app, sim):
     for i in range(230):
         sim.create_issue(summary=f"Pothole {i}")
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
         assert (
             db.session.execute(
@@ -167,7 +167,7 @@ def test_poll_is_one_query_per_batch_of_100(app, sim):
         )
         requests_before = len(sim.calls("cg"))
         integration_id = db.session.execute(db.select(SyncLink.integration_id)).scalars().first()
-        report = poll.poll_integration(integration_id)
+        report = remote_poll.poll_integration(integration_id)
     assert (report.polled, report.batches) == (230, 3)
     calls = sim.calls("cg")[requests_before:]
     paths = sorted(c["path"].rsplit("/", 1)[-1] for c in calls)
@@ -179,11 +179,11 @@ def test_sweeper_requeues_pushes_lost_with_redis(app, sim):
     sim.create_issue()
     with app.app_context():
         [link_id] = ingest_only(app)
-        dispatch.enqueue_push(link_id)
+        jobs.enqueue_push(link_id)
         app.task_queue.connection.flushdb()  # Redis lost everything
         assert app.task_queue.depth() == 0
-        assert sweep.sweep_pending(timedelta(seconds=0)) == 1
-        assert sweep.sweep_pending(timedelta(seconds=0)) == 0  # already waiting: not doubled
+        assert sweep.sweep_pending(timedelta(seconds=0)).requeued == 1
+        assert sweep.sweep_pending(timedelta(seconds=0)).requeued == 0  # already waiting: not doubled
         run_jobs(app)
         assert db.session.get(SyncLink, link_id).state == SyncState.ACKNOWLEDGED
 
@@ -193,8 +193,8 @@ def test_enqueue_is_deduplicated_by_job_id(app, sim):
     with app.app_context():
         [link_id] = ingest_only(app)
         app.task_queue.connection.flushdb()
-        assert dispatch.enqueue_push(link_id) is True
-        assert dispatch.enqueue_push(link_id) is False
+        assert jobs.enqueue_push(link_id) is True
+        assert jobs.enqueue_push(link_id) is False
         assert app.task_queue.depth() == 1
 
 
@@ -211,7 +211,7 @@ def test_one_poisoned_issue_does_not_stop_the_crm_poll(app, sim, monkeypatch):
 
     monkeypatch.setattr(ingest, "upsert_issue", upsert)
     with app.app_context():
-        report = ingest.poll_crm()
+        report = crm_poll.poll_crm()
         assert (report.seen, report.created, report.failed) == (3, 2, 1)
         assert f"issue {poisoned}: database said no" in report.errors[0]
         stored = set(db.session.execute(db.select(SyncLink.issue_id)).scalars())
@@ -220,6 +220,6 @@ def test_one_poisoned_issue_does_not_stop_the_crm_poll(app, sim, monkeypatch):
         assert failure.level == "error" and str(poisoned) in failure.detail
         # The cursor stays before the poisoned issue, so the next poll reads it again.
         monkeypatch.setattr(ingest, "upsert_issue", real_upsert)
-        assert ingest.poll_crm().created == 1
+        assert crm_poll.poll_crm().created == 1
         stored = set(db.session.execute(db.select(SyncLink.issue_id)).scalars())
         assert stored == {good, poisoned, later}

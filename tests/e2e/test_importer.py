@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import BOUNDARIES
 from webapp.extensions import db
 from webapp.models import Agency, Category, Event, ImportedRequest, SyncLink, SyncState
-from webapp.sync import importer, poll
+from webapp.sync import importer, remote_poll
 
 INSIDE = {"lat": 41.3083, "long": -72.9279}
 
@@ -69,7 +69,7 @@ def test_import_inside_the_boundary_skip_the_rest(app, sim):
         assert (again.seen, again.imported) == (0, 0)  # never twice
         # Linked and polled like any other: the crew closes it, the CRM closes.
         sim.cg_patch(good["Oid"], StatusField="Closed")
-        assert poll.poll_integration(integration_id()).closed == 1
+        assert remote_poll.poll_integration(integration_id()).closed == 1
     assert sim.scf_issue(issue_id)["status"] == "Closed"
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import requests
 
-from tests.support import run_jobs
+from tests.support import queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import Event, GeocodeCache, SyncLink, SyncState
-from webapp.sync import dispatch
 
 
 def push_all(app) -> None:
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
 
 

@@ -3,10 +3,10 @@ close — over real HTTP to the simulators, real Redis, SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
-from tests.support import run_jobs
+from tests.support import queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import Comment, Event, Issue, SyncLink, SyncState
-from webapp.sync import dispatch, ingest, poll
+from webapp.sync import crm_poll, jobs, remote_poll
 
 
 def kinds(issue_id: int) -> list[str]:
@@ -29,7 +29,7 @@ def test_issue_round_trips_open_acknowledged_closed(app, sim):
     )
     issue_id = created["id"]
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)  # the CRM poll, then the push it enqueued
 
         link = link_of(issue_id)
@@ -61,7 +61,7 @@ def test_issue_round_trips_open_acknowledged_closed(app, sim):
 
         # The crew closes the work in Cartegraph; the next poll closes the CRM issue.
         sim.cg_patch(record["Oid"], StatusField="Closed")
-        dispatch.enqueue_poll(link.integration_id)
+        jobs.enqueue_task("remote-poll-public-works")
         run_jobs(app)
         db.session.expire_all()
         link = link_of(issue_id)
@@ -73,13 +73,13 @@ def test_issue_round_trips_open_acknowledged_closed(app, sim):
 
         # Closed means closed: later remote changes are never written to the CRM.
         sim.cg_patch(record["Oid"], StatusField="Open")
-        report = poll.poll_integration(link.integration_id)
+        report = remote_poll.poll_integration(link.integration_id)
         assert report.polled == 0
         assert sim.scf_issue(issue_id)["status"] == "Closed"
 
         # Our own acknowledgment and closing comments come back on the next CRM
         # poll: stored as ours, not reported as news, never to be mirrored.
-        ingest.poll_crm()
+        crm_poll.poll_crm()
         origins = db.session.execute(
             db.select(Comment.origin, Comment.body).where(Comment.issue_id == issue_id)
         ).all()
@@ -103,7 +103,7 @@ def test_issue_round_trips_open_acknowledged_closed(app, sim):
 def test_issue_of_an_unmapped_type_is_skipped_not_pushed(app, sim):
     issue_id = sim.create_issue(request_type_id=125, summary="Loud music")["id"]
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
         issue = db.session.get(Issue, issue_id)
         assert "not mapped to any integration" in issue.skip_reason
@@ -117,7 +117,7 @@ def test_geocoder_failure_falls_back_to_the_reported_address(app, sim):
     sim.fault("arcgis", status=500, count=5)
     issue_id = sim.create_issue()["id"]
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
         link = link_of(issue_id)
         assert link.state == SyncState.ACKNOWLEDGED
@@ -133,7 +133,7 @@ def test_geocoder_failure_falls_back_to_the_reported_address(app, sim):
 def test_production_endpoint_is_never_called_in_test(app, sim):
     sim.create_issue()
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
         assert db.session.execute(db.select(SyncLink.state)).scalar_one() == "acknowledged"
     # The production URL in the fixture is a closed port: any call would have failed.

@@ -9,16 +9,17 @@ from rq.job import Job
 
 from integrations.errors import RateLimitedError
 from tests.support import run_jobs
-from workers.schedules import ensure_schedules, next_slot, periodic_tasks
+from webapp.sync import jobs
+from webapp.sync.schedule import ensure_schedules, next_slot, periodic_tasks
 
 
 def test_periodic_tasks_follow_the_configuration(app):
     with app.app_context():
-        names = {t.name: t.interval for t in periodic_tasks()}
+        names = {t.key: t.interval for t in periodic_tasks()}
     assert names == {
         "sweep": 60,
         "crm-poll": 60,
-        "poll-public-works": 300,
+        "remote-poll-public-works": 300,
         "categories-public-works": 86400,
         "import-public-works": 300,
     }
@@ -30,21 +31,26 @@ def test_two_schedulers_never_double_the_work(app):
         first = ensure_schedules(now)
         second = ensure_schedules(now)  # another worker starting at the same moment
         assert len(first) == 5 and second == []
-        registry = app.task_queue.queue.scheduled_job_registry
-        assert sorted(registry.get_job_ids()) == sorted(first)
-        assert f"periodic-crm-poll-{next_slot(60, now)}" in first
+        scheduled = [
+            job_id
+            for queue in app.task_queue.all_queues
+            for job_id in queue.scheduled_job_registry.get_job_ids()
+        ]
+        assert sorted(scheduled) == sorted(first)
+        assert f"tick-crm-poll-{next_slot(60, now)}" in first
 
 
-def test_periodic_run_schedules_its_successor(app, sim):
+def test_a_tick_schedules_its_successor_and_queues_the_run(app, sim):
     with app.app_context():
         queue = app.task_queue
-        job, _ = queue.enqueue_unique(
-            "workers.schedules.run_periodic", "crm-poll", job_id="periodic-crm-poll-manual"
-        )
+        job, _ = queue.enqueue(jobs.TICK, "crm-poll", 1)
         run_jobs(app)
         assert Job.fetch(job.id, connection=queue.connection).get_status() == "finished"
-        scheduled = queue.queue.scheduled_job_registry.get_job_ids()
-        assert any(j.startswith("periodic-crm-poll-") for j in scheduled)
+        run = Job.fetch("task-crm-poll", connection=queue.connection)
+        assert run.get_status() == "finished"
+        assert "seen" in run.return_value()
+        scheduled = queue.queues["periodic"].scheduled_job_registry.get_job_ids()
+        assert any(j.startswith("tick-crm-poll-") for j in scheduled)
 
 
 def rate_limited():
@@ -66,11 +72,11 @@ def test_retry_after_stretches_the_next_rq_retry(app):
 
 
 def rate_limited_job():
-    from workers.jobs import _next_retry_in
+    from workers.jobs import next_retry_in
 
     try:
         rate_limited()
     except RateLimitedError as exc:
-        final, delay = _next_retry_in(exc)
+        final, delay = next_retry_in(exc)
         assert (final, delay) == (False, 30.0)
         raise

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from webapp.sync.fields import FieldMappingError, build_requester, convert, custom_fields
+from webapp.sync.outbound import FieldMappingError, build_requester, convert, custom_fields
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,11 @@ def test_required_missing_answer_is_an_error():
 
 
 def test_requester_from_private_questions_only():
-    integration = SimpleNamespace(settings={"question_keys": {"2": "LastNameField"}})
+    settings = SimpleNamespace(
+        question_keys={"2": "LastNameField"},
+        requester_first_name="SeeClickFix",
+        requester_last_name="User",
+    )
     request_type = SimpleNamespace(
         questions=[
             {
@@ -107,7 +111,7 @@ def test_requester_from_private_questions_only():
         ]
     )
     answers = [{"key": "1", "answer": "Grace"}, {"key": "2", "answer": "Hopper"}]
-    result = build_requester(issue(questions=answers), integration, request_type)
+    result = build_requester(issue(questions=answers), settings, request_type)
     assert result.requester.first_name == "Grace"
     assert result.requester.last_name == "User"
     assert result.requester.email == "r@example.com"

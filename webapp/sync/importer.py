@@ -11,14 +11,16 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from geo.boundary import Boundary, BoundaryError, load_boundary
-from integrations.base import RemoteRequest
+from integrations.base import Connector, RemoteRequest
 from integrations.errors import IntegrationError
 from integrations.seeclickfix import parse_issue
+from integrations.settings import IntegrationSettings
 
 from ..extensions import db
-from ..models import Category, ImportedRequest, Integration, SyncLink, SyncState, utcnow
-from . import cursors, events, messages, runtime
+from ..models import Category, ImportedRequest, Integration, Issue, SyncLink, utcnow
+from . import cursors, events, lifecycle, vendors
 from .ingest import upsert_issue
+from .push import acknowledge_crm
 
 
 class ImporterDisabledError(IntegrationError):
@@ -46,7 +48,7 @@ def cursor_key(integration: Integration) -> str:
 
 
 def agency_boundary() -> Boundary:
-    agency = runtime.agency()
+    agency = vendors.agency()
     if not agency.boundary_path:
         raise ImporterDisabledError(
             "no agency boundary is configured (agency.boundary): the importer stays off"
@@ -94,17 +96,18 @@ def import_requests(integration_id: int) -> ImportReport:
     integration = db.session.get(Integration, integration_id)
     if integration is None:
         raise LookupError(f"integration {integration_id} does not exist")
-    if not runtime.feature_enabled(integration, "import_requests"):
+    settings = vendors.settings_of(integration)
+    if not settings.import_requests:
         raise ImporterDisabledError(f"{integration.name}: import_requests is off")
     boundary = agency_boundary()
     report = ImportReport(integration.name)
     cursor = cursors.cursor(cursor_key(integration))
     cursor.last_started_at = started = utcnow()
-    days = int(integration.settings.get("import_first_window_days", 1))
-    since = datetime.fromisoformat(cursor.cursor) if cursor.cursor else started - timedelta(days)
+    first_window = timedelta(days=settings.import_first_window_days)
+    since = datetime.fromisoformat(cursor.cursor) if cursor.cursor else started - first_window
     db.session.commit()
 
-    connector = runtime.connector(integration)
+    connector = vendors.connector(integration, settings)
     try:
         candidates = connector.fetch_new_requests(since)
         report.seen = len(candidates)
@@ -138,6 +141,7 @@ def import_requests(integration_id: int) -> ImportReport:
             else:
                 _import_one(
                     integration,
+                    settings,
                     connector,
                     candidate,
                     categories[candidate.category_remote_id],
@@ -162,7 +166,12 @@ def import_requests(integration_id: int) -> ImportReport:
 
 
 def _import_one(
-    integration, connector, candidate: RemoteRequest, category: Category, report: ImportReport
+    integration: Integration,
+    settings: IntegrationSettings,
+    connector: Connector,
+    candidate: RemoteRequest,
+    category: Category,
+    report: ImportReport,
 ) -> None:
     record = candidate.record
     # Claimed before the CRM call: a crash after it leaves a visible trace
@@ -176,7 +185,7 @@ def _import_one(
     )
     db.session.add(claim)
     db.session.commit()
-    crm = runtime.crm_client()
+    crm = vendors.crm_client()
     summary = category.name or category.remote_id
     try:
         created = crm.create_issue(
@@ -196,37 +205,29 @@ def _import_one(
         report.failed.append(f"{record.display_id or record.remote_id}: {exc}")
         return
     upsert_issue(issue, source="import", route=False)  # linked below, to this request
-    link = SyncLink(
-        issue_id=issue.id,
-        integration_id=integration.id,
-        category_id=category.id,
+    now = utcnow()
+    link = lifecycle.open_link(
+        db.session.get(Issue, issue.id),
+        category,
+        event="imported",
+        detail=f"from {integration.name} request {record.display_id or record.remote_id}",
         origin="remote",
-        state=SyncState.PENDING,
         remote_id=record.remote_id,
         remote_display_id=record.display_id,
         remote_status=record.status,
         remote_fields=dict(record.fields),
-        remote_created_at=utcnow(),
+        # The remote request exists already: the create leg is done.
+        remote_create_intended_at=now,
+        remote_created_at=now,
         address_source="reported",
     )
-    db.session.add(link)
     claim = db.session.get(ImportedRequest, claim.id)
     claim.outcome, claim.reason, claim.issue_id = "imported", None, issue.id
-    events.record(
-        "imported",
-        f"from {integration.name} request {record.display_id or record.remote_id}",
-        issue_id=issue.id,
-        integration_id=integration.id,
-    )
     db.session.commit()
     report.imported += 1
     try:
         connector.set_external_id(record.remote_id, issue.id)
-        message = messages.acknowledgment_message(integration, category)
-        crm.acknowledge(issue.id, message)
-        link.crm_acknowledged_at = utcnow()
-        link.state = SyncState.ACKNOWLEDGED
-        events.record("acknowledged", message, issue_id=issue.id, integration_id=integration.id)
+        acknowledge_crm(link, crm, settings)
     except IntegrationError as exc:
         # The issue exists and is linked; the push job finishes the legs.
         link.last_error = str(exc)

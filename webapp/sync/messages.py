@@ -3,7 +3,9 @@ else a built-in default."""
 
 from __future__ import annotations
 
-from ..models import Category, Integration
+from integrations.settings import IntegrationSettings
+
+from ..models import Category
 
 DEFAULT_ACKNOWLEDGMENT = (
     "Thank you for your report. It has been received and sent to the responsible department."
@@ -11,17 +13,17 @@ DEFAULT_ACKNOWLEDGMENT = (
 DEFAULT_CLOSING = "This request has been completed. Thank you for reporting it."
 
 
-def acknowledgment_message(integration: Integration, category: Category | None) -> str:
+def acknowledgment_message(settings: IntegrationSettings, category: Category | None) -> str:
     return (
         (category.acknowledgment_message if category else None)
-        or integration.settings.get("acknowledgment_message")
+        or settings.acknowledgment_message
         or DEFAULT_ACKNOWLEDGMENT
     )
 
 
-def closing_message(integration: Integration, category: Category | None) -> str:
+def closing_message(settings: IntegrationSettings, category: Category | None) -> str:
     return (
         (category.closing_message if category else None)
-        or integration.settings.get("closing_message")
+        or settings.closing_message
         or DEFAULT_CLOSING
     )

@@ -18,7 +18,7 @@ from typing import Any
 from integrations.seeclickfix import IssueFormatError, parse_issue
 from integrations.seeclickfix.issues import parse_comment
 
-from . import dispatch, ingest
+from . import ingest
 
 EVENTS = ("issue.created", "issue.updated", "comment.created")
 
@@ -111,11 +111,5 @@ def handle(
         known = issue.comments or ()
         if all(c.id != comment.id for c in known):
             issue = replace(issue, comments=(*known, comment))
-    result = ingest.upsert_issue(issue, source="webhook")
-    enqueued = 0
-    for link_id in result.links_to_push:
-        try:
-            enqueued += int(dispatch.enqueue_push(link_id))
-        except Exception:  # the row is committed; the sweeper will queue it
-            ingest.events.log.exception("could not enqueue push of link %s", link_id)
-    return WebhookResult(issue.id, event, enqueued)
+    result = ingest.receive(issue, source="webhook")
+    return WebhookResult(issue.id, event, result.enqueued)

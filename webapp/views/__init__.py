@@ -12,10 +12,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(open311_bp)
     app.register_blueprint(webhooks_bp)
-    from . import errors, filters
+    from . import errors, template_filters
 
     errors.init_app(app)
-    filters.init_app(app)
+    template_filters.init_app(app)
 
     @app.context_processor
     def queue_banner() -> dict:

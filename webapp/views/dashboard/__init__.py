@@ -3,14 +3,16 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from ...models import SyncState
-from ...sync import dispatch, push, status
+from ...sync import dashboard_queries, engine
 
 bp = Blueprint("dashboard", __name__)
 
 
 @bp.get("/")
 def index():
-    return render_template("dashboard/index.html", overview=status.overview(), states=SyncState.ALL)
+    return render_template(
+        "dashboard/index.html", overview=dashboard_queries.overview(), states=SyncState.ALL
+    )
 
 
 @bp.get("/issues")
@@ -20,20 +22,22 @@ def issues():
     page = request.args.get("page", 1, type=int)
     if state and state not in (*SyncState.ALL, "skipped"):
         abort(400, f"unknown state {state!r}")
-    pagination = status.issue_page(state=state, integration=integration, page=max(page, 1))
+    pagination = dashboard_queries.issue_page(
+        state=state, integration=integration, page=max(page, 1)
+    )
     return render_template(
         "dashboard/issues.html",
         pagination=pagination,
         state=state,
         integration=integration,
         states=(*SyncState.ALL, "skipped"),
-        integrations=[s.integration.name for s in status.integration_summaries()],
+        integrations=[s.integration.name for s in dashboard_queries.integration_summaries()],
     )
 
 
 @bp.get("/issues/<int:issue_id>")
 def issue(issue_id: int):
-    found, links, timeline = status.issue_detail(issue_id)
+    found, links, timeline = dashboard_queries.issue_detail(issue_id)
     if found is None:
         abort(404, f"issue {issue_id} is not known to Crosswalk")
     return render_template("dashboard/issue.html", issue=found, links=links, timeline=timeline)
@@ -42,13 +46,12 @@ def issue(issue_id: int):
 @bp.post("/links/<int:link_id>/retry")
 def retry(link_id: int):
     try:
-        link = push.reset_for_retry(link_id)
-    except push.LinkNotFoundError as exc:
+        outcome = engine.retry(link_id)
+    except engine.LinkNotFoundError as exc:
         abort(404, str(exc))
-    if link.state == SyncState.PENDING:
-        dispatch.enqueue_push(link.id)
-        flash(f"Push of issue {link.issue_id} queued again.")
-    return redirect(url_for("dashboard.issue", issue_id=link.issue_id))
+    if outcome.queued:
+        flash(f"Push of issue {outcome.link.issue_id} queued again.")
+    return redirect(url_for("dashboard.issue", issue_id=outcome.link.issue_id))
 
 
 @bp.get("/healthz")

@@ -1,8 +1,8 @@
 """``POST /webhooks/seeclickfix``: signed CRM events, answered 202 once stored."""
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from ...sync import runtime, webhook
+from ...sync import engine, vendors, webhook
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -11,17 +11,13 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 def seeclickfix():
     body = request.get_data(cache=False)
     try:
-        secret = runtime.webhook_secret()
-    except runtime.NotConfiguredError as exc:
-        return jsonify(error=str(exc)), 503
-    try:
-        result = webhook.handle(
+        result = engine.receive_webhook(
             body,
             request.headers.get("X-Crosswalk-Timestamp"),
             request.headers.get("X-Crosswalk-Signature"),
-            secret=secret,
-            tolerance=current_app.config["CROSSWALK_WEBHOOK_TOLERANCE"],
         )
+    except vendors.NotConfiguredError as exc:
+        return jsonify(error=str(exc)), 503
     except webhook.WebhookRejected as exc:
         payload = {"error": exc.message}
         if exc.field:

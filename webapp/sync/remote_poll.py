@@ -1,6 +1,8 @@
-"""Poll: read the remote state of every acknowledged issue of an integration,
-one filtered query per batch (never one call per issue), and close CRM issues
-whose remote request closed. Once closed, an issue is never written again."""
+"""The remote poll: read the remote state of every acknowledged issue of an
+integration, one filtered query per batch (never one call per issue), and
+close CRM issues whose remote request closed; on the way, import the remote
+request's public comments and post the comments of rules that fire. Once
+closed, an issue is never written again."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import timedelta
 from integrations.base import Connector, RemoteComment, RemoteRecord
 from integrations.errors import IntegrationError
 from integrations.seeclickfix import SeeClickFixClient
+from integrations.settings import IntegrationSettings
 
 from ..extensions import db
 from ..models import (
@@ -22,7 +25,7 @@ from ..models import (
     utcnow,
 )
 from ..models import Rule as RuleRow
-from . import cursors, events, messages, runtime
+from . import cursors, events, lifecycle, messages, vendors
 from .rules import Rule, RuleError, evaluate_rules
 
 
@@ -36,6 +39,12 @@ class RemotePollReport:
     archived: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        return (
+            f"polled {self.polled} in {self.batches} batch(es), closed {self.closed}, "
+            f"failed {self.failed}"
+        )
+
 
 def cursor_key(integration: Integration) -> str:
     return f"poll:{integration.name}"
@@ -46,9 +55,9 @@ class PollContext:
     """What every link of one poll cycle shares."""
 
     integration: Integration
+    settings: IntegrationSettings
     connector: Connector
     crm: SeeClickFixClient
-    import_comments: bool
     integration_user: str
     rules: list[Rule] = field(default_factory=list)
     reported_rule_errors: set[str] = field(default_factory=set)
@@ -85,12 +94,13 @@ class PollContext:
 
 
 def make_context(integration: Integration) -> PollContext:
-    agency = runtime.agency()
+    agency = vendors.agency()
+    settings = vendors.settings_of(integration)
     return PollContext(
         integration=integration,
-        connector=runtime.connector(integration),
-        crm=runtime.crm_client(agency),
-        import_comments=runtime.feature_enabled(integration, "import_comments"),
+        settings=settings,
+        connector=vendors.connector(integration, settings),
+        crm=vendors.crm_client(agency),
         integration_user=agency.integration_user,
         rules=load_rules(integration),
     )
@@ -258,45 +268,36 @@ def apply_remote(
         )
         db.session.commit()  # posted: never again for this transition
     if not record.closed:
-        link.reopened_at = None  # seen open: the next close is a real one
+        # Seen open: the next close is a real one.
+        link.reopened_at = None
+        link.remote_closed_at = link.remote_close_intended_at = None
         return False
     if link.reopened_at is not None:
         return False  # reopened in the CRM; wait until the crew reopens and closes again
     if link.remote_closed_at is None:
         link.remote_closed_at = utcnow()
-    message = ctx.connector.closing_message_for(record) or messages.closing_message(
-        link.integration, link.category
-    )
-    crm.close(issue.id, message)
-    now = utcnow()
-    link.crm_closed_at = now
-    link.state = SyncState.CLOSED
-    link.last_synced_at = now
-    issue.status = "Closed"
-    events.record("closed", message, issue_id=issue.id, integration_id=link.integration_id)
+    close_crm(ctx, link, record)
     return True
 
 
-def _archive(integration: Integration, days: int) -> int:
-    cutoff = utcnow() - timedelta(days=days)
-    links = (
-        db.session.execute(
-            db.select(SyncLink).where(
-                SyncLink.integration_id == integration.id,
-                SyncLink.state == SyncState.CLOSED,
-                SyncLink.crm_closed_at < cutoff,
-            )
-        )
-        .scalars()
-        .all()
+def close_crm(ctx: PollContext, link: SyncLink, record: RemoteRecord) -> None:
+    """The CRM-close leg: the crew closed the work, the resident reads why."""
+    message = ctx.connector.closing_message_for(record) or messages.closing_message(
+        ctx.settings, link.category
     )
+    lifecycle.intend(link, lifecycle.CLOSE_CRM)
+    ctx.crm.close(link.issue_id, message)
+    lifecycle.mark_done(link, lifecycle.CLOSE_CRM)
+    link.last_synced_at = utcnow()
+    link.issue.status = "Closed"
+    lifecycle.move(link, SyncState.CLOSED, "closed", message)
+
+
+def _archive(integration: Integration, days: int) -> int:
+    links = lifecycle.closed_before(integration.id, utcnow() - timedelta(days=days))
     for link in links:
-        link.state = SyncState.ARCHIVED
-        events.record(
-            "archived",
-            f"closed for more than {days} days; no more sync",
-            issue_id=link.issue_id,
-            integration_id=integration.id,
+        lifecycle.move(
+            link, SyncState.ARCHIVED, "archived", f"closed for more than {days} days; no more sync"
         )
     return len(links)
 
@@ -310,20 +311,8 @@ def poll_integration(integration_id: int, *, issue_id: int | None = None) -> Rem
     cursor.last_started_at = utcnow()
     db.session.commit()
 
-    query = (
-        db.select(SyncLink.id)
-        .where(
-            SyncLink.integration_id == integration.id,
-            SyncLink.state == SyncState.ACKNOWLEDGED,
-            SyncLink.remote_id.is_not(None),
-        )
-        .order_by(SyncLink.id)
-    )
-    if issue_id is not None:
-        query = query.where(SyncLink.issue_id == issue_id)
-    link_ids = db.session.execute(query).scalars().all()
-
-    agency = runtime.agency()
+    link_ids = lifecycle.links_to_poll(integration.id, issue_id)
+    archive_after_days = vendors.crm_settings().archive_after_days
     ctx = make_context(integration)
     try:
         size = max(1, ctx.connector.batch_size)
@@ -331,7 +320,7 @@ def poll_integration(integration_id: int, *, issue_id: int | None = None) -> Rem
             _poll_batch(link_ids[start : start + size], ctx, report)
     finally:
         ctx.connector.close()
-    report.archived = _archive(integration, agency.crm.get("archive_after_days", 14))
+    report.archived = _archive(integration, archive_after_days)
 
     cursor = cursors.cursor(cursor_key(integration))
     if report.errors and report.polled == 0 and link_ids:
@@ -355,7 +344,7 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
     remote_ids = [link.remote_id for link in links]
     try:
         records = ctx.connector.fetch_records(remote_ids)
-        comments = ctx.connector.fetch_comments(remote_ids) if ctx.import_comments else {}
+        comments = ctx.connector.fetch_comments(remote_ids) if ctx.settings.import_comments else {}
     except IntegrationError as exc:
         db.session.rollback()
         report.failed += len(link_ids)
@@ -368,8 +357,11 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
         )
         return
     untouched: list[int] = []
-    quiet: list[SyncLink] = []  # changes that only touch our own rows
-    loud: list[SyncLink] = []  # may post to the CRM: committed one by one
+    # Changes that only touch our own rows: applied together, one commit.
+    local_only: list[SyncLink] = []
+    # Changes that post to the CRM (close, comments, rules, status messages):
+    # applied and committed one by one, so a post is never repeated.
+    posts_to_crm: list[SyncLink] = []
     ctx.load_rule_states([link.id for link in links])
     for link in links:
         record, notes = records.get(link.remote_id), comments.get(link.remote_id)
@@ -382,27 +374,27 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
             or _rule_fires(ctx, link, record)
             or (record.status != link.remote_status and ctx.connector.status_message_for(record))
         ):
-            loud.append(link)
+            posts_to_crm.append(link)
         else:
-            quiet.append(link)
+            local_only.append(link)
     if untouched:
         # One statement for the many links that did not change, not a commit each.
         db.session.execute(
             db.update(SyncLink).where(SyncLink.id.in_(untouched)).values(last_polled_at=utcnow())
         )
-    if quiet:
+    if local_only:
         try:
-            for link in quiet:
+            for link in local_only:
                 apply_remote(ctx, link, records.get(link.remote_id))
             db.session.commit()  # one commit for the batch
-            report.polled += len(quiet)
+            report.polled += len(local_only)
         except Exception:
             # Something in the batch is poisoned: redo it link by link to find it.
             db.session.rollback()
-            loud = quiet + loud
+            posts_to_crm = local_only + posts_to_crm
     db.session.commit()
     report.polled += len(untouched)
-    for link in loud:
+    for link in posts_to_crm:
         _apply_one(ctx, link, records.get(link.remote_id), comments.get(link.remote_id), report)
 
 

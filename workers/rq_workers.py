@@ -1,4 +1,4 @@
-"""Worker processes and the in-process worker thread.
+"""RQ worker classes: the worker process and the in-process worker thread.
 
 ``crosswalk worker`` runs a forking RQ ``Worker`` with RQ's scheduler (one
 scheduler holds the lock per queue, so running several workers is safe).
@@ -6,6 +6,9 @@ Without ``REDIS_URL`` the web process runs a ``SimpleWorker`` and RQ's
 scheduler loop in threads against fakeredis; RQ installs signal handlers and
 forks its scheduler by default, which threads cannot do and which would not
 share an in-memory Redis, so the thread variants below switch those off.
+
+Every worker takes jobs from the periodic queue before the push queue
+(``TaskQueue.all_queues``), so a backlog of pushes never delays the polls.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
 from webapp.extensions import db
+from webapp.sync import engine
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ class ThreadScheduler(RQScheduler):
 
 def build_worker(app: Flask, worker_class: type = CrosswalkWorker, **kwargs) -> Worker:
     queue = app.task_queue
-    worker = worker_class([queue.queue], connection=queue.connection, **kwargs)
+    worker = worker_class(queue.all_queues, connection=queue.connection, **kwargs)
     worker.flask_app = app
     worker.parent_pid = os.getpid()
     return worker
@@ -78,28 +82,26 @@ class InProcessWorker:
 
 def start_in_process_worker(app: Flask) -> InProcessWorker:
     """Start a worker thread and a scheduler thread for this app's queue."""
-    from workers.schedules import ensure_schedules
-
     queue = app.task_queue
     worker = build_worker(app, ThreadWorker)
-    scheduler = ThreadScheduler([queue.queue], connection=queue.connection, interval=1)
+    scheduler = ThreadScheduler(queue.all_queues, connection=queue.connection, interval=1)
     scheduler._connection = queue.connection  # keep the in-memory server, do not reconnect
 
     def work() -> None:
         with app.app_context():
             try:
-                ensure_schedules()
+                engine.ensure_schedules()
             except Exception:
                 log.exception("could not register the periodic jobs")
         worker.work(burst=False, with_scheduler=False, logging_level="WARNING")
 
-    def schedule() -> None:
+    def run_scheduler() -> None:
         scheduler.acquire_locks()
         scheduler.work()
 
     threads = [
         threading.Thread(target=work, name="crosswalk-worker", daemon=True),
-        threading.Thread(target=schedule, name="crosswalk-scheduler", daemon=True),
+        threading.Thread(target=run_scheduler, name="crosswalk-scheduler", daemon=True),
     ]
     for thread in threads:
         thread.start()

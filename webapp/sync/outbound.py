@@ -1,5 +1,7 @@
-"""What a new remote request carries beyond the basics: the requester (with
-fields from private secondary questions) and per-category custom fields."""
+"""What a new remote request carries: the resident's text and answers, the
+address, the requester (with fields from private secondary questions) and
+per-category custom fields, assembled as an ``OutboundRequest`` for the
+connector to map onto its vendor's record."""
 
 from __future__ import annotations
 
@@ -7,11 +9,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from integrations.base import Requester
+from integrations.base import OutboundRequest, Requester
 from integrations.errors import PermanentError
-from integrations.settings import REQUESTER_KEYS, DynamicField
+from integrations.settings import REQUESTER_KEYS, DynamicField, IntegrationSettings
 
-from ..models import Category, Integration, Issue, RequestType, SyncLink
+from ..models import Category, Issue, RequestType, SyncLink
+from . import events
 
 
 class FieldMappingError(PermanentError):
@@ -35,18 +38,17 @@ def _question_meta(request_type: RequestType | None) -> dict[str, dict[str, Any]
 
 
 def build_requester(
-    issue: Issue, integration: Integration, request_type: RequestType | None
+    issue: Issue, settings: IntegrationSettings, request_type: RequestType | None
 ) -> RequesterResult:
     """Defaults (reporter's email, configured first/last name), then the answers of
     secondary questions whose integration key names a requester field — only when
     the question keeps its answer private: a public one is never sent."""
-    settings = integration.settings
     values: dict[str, str | None] = {
         "email": issue.reporter_email,
-        "first_name": settings.get("requester_first_name") or "SeeClickFix",
-        "last_name": settings.get("requester_last_name") or "User",
+        "first_name": settings.requester_first_name,
+        "last_name": settings.requester_last_name,
     }
-    configured_keys = settings.get("question_keys") or {}
+    configured_keys = settings.question_keys
     meta = _question_meta(request_type)
     warnings: list[str] = []
     for qa in issue.questions or []:
@@ -135,3 +137,46 @@ def custom_fields(issue: Issue, link: SyncLink, category: Category | None) -> di
             continue
         resolved[name] = convert(value, dynamic.type, where)
     return resolved
+
+
+def describe(issue: Issue) -> str:
+    """The resident's description plus each question and answer on its own line."""
+    lines = [issue.description or issue.summary or ""]
+    for qa in issue.questions or []:
+        if qa.get("question") and qa.get("answer") not in (None, ""):
+            lines.append(f"{qa['question']}: {qa['answer']}")
+    return "\n".join(line for line in lines if line)
+
+
+def outbound_request(
+    issue: Issue,
+    link: SyncLink,
+    settings: IntegrationSettings,
+    request_type: RequestType | None,
+    address_parts: dict[str, str],
+) -> OutboundRequest:
+    """Everything the connector may send; mapping problems raise FieldMappingError."""
+    requester = build_requester(issue, settings, request_type)
+    for warning in requester.warnings:
+        events.record(
+            "config_warning",
+            warning,
+            issue_id=issue.id,
+            integration_id=link.integration_id,
+            level="warning",
+        )
+    return OutboundRequest(
+        crm_issue_id=issue.id,
+        category_remote_id=link.category.remote_id if link.category else "",
+        summary=issue.summary,
+        description=describe(issue),
+        lat=issue.lat,
+        lng=issue.lng,
+        reported_address=issue.address,
+        verified_address=link.verified_address if link.address_source == "arcgis" else None,
+        image_url=issue.image_url,
+        requester=requester.requester,
+        answers={qa["key"]: qa["answer"] for qa in issue.questions or [] if qa.get("key")},
+        custom_fields=custom_fields(issue, link, link.category),
+        address_parts=address_parts,
+    )

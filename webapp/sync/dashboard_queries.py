@@ -1,5 +1,5 @@
 """What staff see: sync health per integration, issue lists, timelines.
-Queries only; the views render them."""
+Read-only queries; the dashboard views render them."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from sqlalchemy import func
 
 from ..extensions import db
 from ..models import Event, Integration, Issue, SyncCursor, SyncLink, SyncState, utcnow
-from . import categories, importer
-from .ingest import CRM_CURSOR
-from .poll import cursor_key
+from . import category_sync, crm_poll, importer, remote_poll
 
 
 @dataclass
@@ -76,9 +74,9 @@ def integration_summaries() -> list[IntegrationSummary]:
             summaries[integration_id].oldest_pending = created
     for summary in summaries.values():
         row = summary.integration
-        summary.last_poll = db.session.get(SyncCursor, cursor_key(row))
+        summary.last_poll = db.session.get(SyncCursor, remote_poll.cursor_key(row))
         summary.last_import = db.session.get(SyncCursor, importer.cursor_key(row))
-        summary.last_categories = db.session.get(SyncCursor, categories.cursor_key(row))
+        summary.last_categories = db.session.get(SyncCursor, category_sync.cursor_key(row))
         summary.unmapped = [
             c.name or c.remote_id
             for c in row.categories
@@ -127,7 +125,7 @@ def overview() -> Overview:
     ).scalar_one()
     return Overview(
         summaries=integration_summaries(),
-        crm_poll=db.session.get(SyncCursor, CRM_CURSOR),
+        crm_poll=db.session.get(SyncCursor, crm_poll.CURSOR_KEY),
         skipped=skipped,
         queue_mode=queue.mode,
         queue_depth=depth,

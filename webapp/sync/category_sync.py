@@ -1,16 +1,18 @@
 """Category sync: the remote system's request categories become Crosswalk
 categories — added, renamed, disabled, never deleted — each linked to a CRM
-request type (from configuration, else matched by title, else unmapped)."""
+request type (from configuration, else matched by title, else unmapped).
+
+The CRM side (request types and their questions) is ``request_types``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from integrations.base import REQUESTER_KEYS, RemoteCategory
+from integrations.base import RemoteCategory
 
 from ..extensions import db
-from ..models import Category, Integration, RequestType, utcnow
-from . import cursors, events, runtime
+from ..models import Category, Integration, utcnow
+from . import cursors, events, request_types, vendors
 
 
 @dataclass
@@ -35,14 +37,6 @@ class CategoryReport:
 
 def cursor_key(integration: Integration) -> str:
     return f"categories:{integration.name}"
-
-
-def _match_request_type(name: str) -> int | None:
-    wanted = name.strip().casefold()
-    for request_type in db.session.execute(db.select(RequestType)).scalars():
-        if request_type.title.strip().casefold() == wanted:
-            return request_type.id
-    return None
 
 
 def _find(existing: list[Category], remote: RemoteCategory) -> Category | None:
@@ -74,13 +68,21 @@ def _apply(category: Category, remote: RemoteCategory, report: CategoryReport) -
         category.enabled = remote.active
 
 
+def sync_categories_and_questions(integration_id: int) -> CategoryReport:
+    """The periodic task: the remote categories, then the CRM request types
+    (and their secondary questions) the categories map to."""
+    report = sync_categories(integration_id)
+    request_types.refresh_request_types(integration_id)
+    return report
+
+
 def sync_categories(integration_id: int) -> CategoryReport:
     """Make the integration's categories match the remote list, in one transaction."""
     integration = db.session.get(Integration, integration_id)
     if integration is None:
         raise LookupError(f"integration {integration_id} does not exist")
     report = CategoryReport(integration.name)
-    connector = runtime.connector(integration)
+    connector = vendors.connector(integration)
     try:
         remote_categories = connector.fetch_categories()
     finally:
@@ -108,7 +110,7 @@ def sync_categories(integration_id: int) -> CategoryReport:
             report.added.append(remote.name)
         _apply(category, remote, report)
         if category.crm_request_type_id is None:
-            category.crm_request_type_id = _match_request_type(remote.name)
+            category.crm_request_type_id = request_types.match_title(remote.name)
         if category.crm_request_type_id is None and category.enabled:
             report.unmapped.append(remote.name)
         seen_ids.add(id(category))
@@ -129,84 +131,3 @@ def sync_categories(integration_id: int) -> CategoryReport:
     events.record("categories_synced", report.summary(), integration_id=integration.id, level=level)
     db.session.commit()
     return report
-
-
-def refresh_request_types(integration_id: int | None = None) -> int:
-    """Read the secondary questions of every mapped CRM request type."""
-    query = (
-        db.select(Category.crm_request_type_id)
-        .where(Category.crm_request_type_id.is_not(None))
-        .distinct()
-    )
-    if integration_id is not None:
-        query = query.where(Category.integration_id == integration_id)
-    ids = db.session.execute(query).scalars().all()
-    crm = runtime.crm_client()
-    for request_type_id in ids:
-        body = crm.get_request_type(request_type_id)
-        row = db.session.get(RequestType, request_type_id) or RequestType(id=request_type_id)
-        row.title = str(body.get("title") or row.title or request_type_id)
-        row.questions = body["questions"]
-        row.fetched_at = utcnow()
-        db.session.add(row)
-    if integration_id is not None:
-        warn_public_requester_questions(integration_id)
-    db.session.commit()
-    return len(ids)
-
-
-def public_requester_questions(integration: Integration) -> list[str]:
-    """Questions whose integration key names a requester field but whose answer
-    the CRM shows publicly: they are never sent; the admin should fix them."""
-    configured = integration.settings.get("question_keys") or {}
-    type_ids = {
-        c.crm_request_type_id
-        for c in integration.categories
-        if c.enabled and c.crm_request_type_id is not None
-    }
-    problems = []
-    for type_id in sorted(type_ids):
-        request_type = db.session.get(RequestType, type_id)
-        for question in request_type.questions if request_type else []:
-            key = str(question.get("primary_key"))
-            integration_key = question.get("integration_key") or configured.get(key)
-            if integration_key in REQUESTER_KEYS and not question.get("answer_kept_private"):
-                problems.append(
-                    f"question {key} ({question.get('question')!r}) of request type "
-                    f"{request_type.title} has integration key {integration_key} but its "
-                    "answer is public in the CRM: it is never sent (make it private)"
-                )
-    return problems
-
-
-def warn_public_requester_questions(integration_id: int) -> None:
-    integration = db.session.get(Integration, integration_id)
-    for problem in public_requester_questions(integration):
-        events.record("config_warning", problem, integration_id=integration_id, level="warning")
-
-
-def request_type_for(request_type_id: int | None) -> RequestType | None:
-    """The request type with its questions, read from the CRM once if not yet known."""
-    if request_type_id is None:
-        return None
-    row = db.session.get(RequestType, request_type_id)
-    if row is not None and row.fetched_at is not None:
-        return row
-    body = runtime.crm_client().get_request_type(request_type_id)
-    row = row or RequestType(id=request_type_id)
-    row.title = str(body.get("title") or row.title or request_type_id)
-    row.questions = body["questions"]
-    row.fetched_at = utcnow()
-    db.session.add(row)
-    return row
-
-
-def remember_request_type(request_type_id: int | None, title: str | None) -> None:
-    """Note a request type seen on an issue, so categories can match it by title."""
-    if request_type_id is None or not title:
-        return
-    row = db.session.get(RequestType, request_type_id)
-    if row is None:
-        db.session.add(RequestType(id=request_type_id, title=title, questions=[]))
-    elif row.title != title:
-        row.title = title
