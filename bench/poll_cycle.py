@@ -64,9 +64,9 @@ from webapp.models import (  # noqa: E402
     SyncState,
     utcnow,
 )
-from webapp.sync import runtime  # noqa: E402
+from webapp.sync import vendors  # noqa: E402
 from webapp.sync.configure import apply_config  # noqa: E402
-from webapp.sync.poll import (  # noqa: E402
+from webapp.sync.remote_poll import (  # noqa: E402
     RemotePollReport,
     apply_remote,
     make_context,
@@ -264,7 +264,7 @@ def time_batched_fetch(integration_id: int) -> float:
     poll calls it, without any database bookkeeping): where the poll's time goes."""
     integration = db.session.get(Integration, integration_id)
     remote_ids = acknowledged(integration_id, SyncLink.remote_id)
-    connector = runtime.connector(integration)
+    connector = vendors.connector(integration)
     try:
         size = max(1, connector.batch_size)
         started = time.perf_counter()
@@ -357,7 +357,7 @@ def print_results(
     for name, left, right in rows:
         print(f"{name:24}{left:>14}{right:>14}")
     print()
-    print("batched run: webapp.sync.poll.poll_integration, one full cycle; its fetching")
+    print("batched run: webapp.sync.remote_poll.poll_integration, one full cycle; its fetching")
     print("  time is a separate pass of the same fetch_records calls, no bookkeeping")
     print(f"per-issue run: {per_issue.note}")
     print(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webapp.sync import jobs
+from webapp.sync import schedule
 from workers.rq_workers import ThreadWorker, build_worker
 
 
@@ -14,4 +14,4 @@ def run_jobs(app, *, max_jobs: int | None = None) -> bool:
 
 def queue_crm_poll() -> bool:
     """Queue a CRM poll as the schedule would (the caller runs the jobs)."""
-    return jobs.enqueue_task("crm-poll")
+    return schedule.run_task_now("crm-poll")

@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 # The one RQ function every job runs (see the module docstring).
 JOB_FUNCTION = "workers.jobs.perform"
 ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
-PERIODIC = "periodic"
-DEFAULT = "default"
 
 
 class TaskQueue:
@@ -51,20 +49,21 @@ class TaskQueue:
         self.connection = connection
         self.in_process = in_process
         self.retry_intervals = list(retry_intervals)
+        # Keyed by JobKind.queue ("periodic", "default").
         self.queues = {
-            PERIODIC: Queue(f"{name}-periodic", connection=connection),
-            DEFAULT: Queue(name, connection=connection),
+            "periodic": Queue(f"{name}-periodic", connection=connection),
+            "default": Queue(name, connection=connection),
         }
 
     @property
     def queue(self) -> Queue:
         """The queue of pushes (the default queue)."""
-        return self.queues[DEFAULT]
+        return self.queues["default"]
 
     @property
     def all_queues(self) -> list[Queue]:
         """Every queue, in the order a worker should take jobs from them."""
-        return [self.queues[PERIODIC], self.queues[DEFAULT]]
+        return [self.queues["periodic"], self.queues["default"]]
 
     @property
     def mode(self) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from rq import get_current_job
 
 from integrations.errors import RateLimitedError
-from webapp.sync import jobs
+from webapp.sync import engine, jobs
 
 from .context import with_app_context
 
@@ -45,7 +45,7 @@ def next_retry_in(exc: BaseException) -> tuple[bool, float | None]:
 @with_app_context
 def perform(kind_name: str, *args: Any) -> Any:
     """Run the job ``kind_name`` with ``args``; RQ stores what it returns."""
-    kind = jobs.kind_named(kind_name)
+    kind = engine.job_kind(kind_name)
     try:
         result = kind.run(*args)
     except Exception as exc:

@@ -9,7 +9,7 @@ from integrations.cartegraph import CartegraphConnector
 from tests.support import queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import Event, SyncLink, SyncState
-from webapp.sync import crm_poll, ingest, jobs, remote_poll, sweep
+from webapp.sync import crm_poll, ingest, push, remote_poll, sweep
 from workers.rq_workers import CrosswalkWorker, build_worker
 
 
@@ -40,7 +40,7 @@ def test_vendor_5xx_is_retried_then_marked_failed_with_the_reason(app, sim):
     )
     with app.app_context():
         [link_id] = ingest_only(app)
-        jobs.enqueue_push(link_id)
+        push.enqueue_push(link_id)
         run_jobs(app)
         link = db.session.get(SyncLink, link_id)
         assert link.state == SyncState.FAILED
@@ -74,7 +74,7 @@ def test_vendor_4xx_fails_at_once_without_retry(app, sim):
     )
     with app.app_context():
         [link_id] = ingest_only(app)
-        jobs.enqueue_push(link_id)
+        push.enqueue_push(link_id)
         run_jobs(app)
         link = db.session.get(SyncLink, link_id)
         assert link.state == SyncState.FAILED and link.attempts == 1
@@ -87,7 +87,7 @@ def test_lost_create_reply_is_adopted_not_duplicated(app, sim):
     sim.fault("cg", drop_after=True, count=1, method="POST", path_contains="cgRequestsClass")
     with app.app_context():
         [link_id] = ingest_only(app)
-        jobs.enqueue_push(link_id)
+        push.enqueue_push(link_id)
         run_jobs(app)
         assert db.session.get(SyncLink, link_id).state == SyncState.ACKNOWLEDGED
         assert len(events("remote_adopted")) == 1
@@ -111,7 +111,7 @@ def test_worker_killed_between_create_and_storing_the_id(app, sim, tmp_path, mon
     monkeypatch.setattr(CartegraphConnector, "create_request", create_then_die)
     with app.app_context():
         [link_id] = ingest_only(app)
-        jobs.enqueue_push(link_id)
+        push.enqueue_push(link_id)
         worker = build_worker(app, CrosswalkWorker)
         worker.work(burst=True, logging_level="WARNING")
         db.session.expire_all()
@@ -179,11 +179,13 @@ def test_sweeper_requeues_pushes_lost_with_redis(app, sim):
     sim.create_issue()
     with app.app_context():
         [link_id] = ingest_only(app)
-        jobs.enqueue_push(link_id)
+        push.enqueue_push(link_id)
         app.task_queue.connection.flushdb()  # Redis lost everything
         assert app.task_queue.depth() == 0
         assert sweep.sweep_pending(timedelta(seconds=0)).requeued == 1
-        assert sweep.sweep_pending(timedelta(seconds=0)).requeued == 0  # already waiting: not doubled
+        assert (
+            sweep.sweep_pending(timedelta(seconds=0)).requeued == 0
+        )  # already waiting: not doubled
         run_jobs(app)
         assert db.session.get(SyncLink, link_id).state == SyncState.ACKNOWLEDGED
 
@@ -193,8 +195,8 @@ def test_enqueue_is_deduplicated_by_job_id(app, sim):
     with app.app_context():
         [link_id] = ingest_only(app)
         app.task_queue.connection.flushdb()
-        assert jobs.enqueue_push(link_id) is True
-        assert jobs.enqueue_push(link_id) is False
+        assert push.enqueue_push(link_id) is True
+        assert push.enqueue_push(link_id) is False
         assert app.task_queue.depth() == 1
 
 

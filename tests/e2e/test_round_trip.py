@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.support import queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import Comment, Event, Issue, SyncLink, SyncState
-from webapp.sync import crm_poll, jobs, remote_poll
+from webapp.sync import crm_poll, remote_poll, schedule
 
 
 def kinds(issue_id: int) -> list[str]:
@@ -61,7 +61,7 @@ def test_issue_round_trips_open_acknowledged_closed(app, sim):
 
         # The crew closes the work in Cartegraph; the next poll closes the CRM issue.
         sim.cg_patch(record["Oid"], StatusField="Closed")
-        jobs.enqueue_task("remote-poll-public-works")
+        schedule.run_task_now("remote-poll-public-works")
         run_jobs(app)
         db.session.expire_all()
         link = link_of(issue_id)

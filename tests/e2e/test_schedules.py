@@ -9,7 +9,7 @@ from rq.job import Job
 
 from integrations.errors import RateLimitedError
 from tests.support import run_jobs
-from webapp.sync import jobs
+from webapp.sync import schedule
 from webapp.sync.schedule import ensure_schedules, next_slot, periodic_tasks
 
 
@@ -43,7 +43,7 @@ def test_two_schedulers_never_double_the_work(app):
 def test_a_tick_schedules_its_successor_and_queues_the_run(app, sim):
     with app.app_context():
         queue = app.task_queue
-        job, _ = queue.enqueue(jobs.TICK, "crm-poll", 1)
+        job, _ = queue.enqueue(schedule.TICK_JOB, "crm-poll", 1)
         run_jobs(app)
         assert Job.fetch(job.id, connection=queue.connection).get_status() == "finished"
         run = Job.fetch("task-crm-poll", connection=queue.connection)

@@ -42,6 +42,7 @@ __all__ = [
     "fetch_issue",
     "find_tasks",
     "import_requests",
+    "job_kind",
     "links_to_push_again",
     "periodic_tasks",
     "poll_crm",
@@ -57,6 +58,20 @@ __all__ = [
     "sweep",
     "sync_categories",
 ]
+
+
+# Every kind of background job, by name: the worker process runs a job by
+# looking its kind up here (workers.jobs.perform).
+JOB_KINDS: dict[str, jobs.JobKind] = {
+    kind.name: kind for kind in (push_module.PUSH_JOB, schedule.TASK_JOB, schedule.TICK_JOB)
+}
+
+
+def job_kind(name: str) -> jobs.JobKind:
+    try:
+        return JOB_KINDS[name]
+    except KeyError:
+        raise LookupError(f"unknown job kind {name!r} (known: {', '.join(JOB_KINDS)})") from None
 
 
 # ------------------------------------------------------------------ CRM issues in
@@ -138,7 +153,7 @@ def retry(link_id: int) -> RetryOutcome:
     owes = link.state == SyncState.PENDING or (
         link.state == SyncState.ACKNOWLEDGED and _acknowledged_link_owes_work(link)
     )
-    queued = jobs.enqueue_push(link.id) if owes else False
+    queued = push_module.enqueue_push(link.id) if owes else False
     return RetryOutcome(link, reset, queued)
 
 

@@ -14,7 +14,8 @@ from integrations.seeclickfix import CrmComment, CrmIssue
 
 from ..extensions import db
 from ..models import Category, Comment, Integration, Issue, SyncLink, SyncState
-from . import events, jobs, lifecycle, vendors
+from . import events, lifecycle, vendors
+from .push import enqueue_push
 from .request_types import remember_request_type
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ def receive(crm: CrmIssue, *, source: str) -> IngestResult:
     result = upsert_issue(crm, source=source)
     for link_id in result.links_to_push:
         try:
-            result.enqueued += int(jobs.enqueue_push(link_id))
+            result.enqueued += int(enqueue_push(link_id))
         except Exception:
             log.exception("could not enqueue push of link %s; the sweeper will", link_id)
     return result

@@ -17,11 +17,11 @@ from integrations.settings import IntegrationSettings
 
 from ..extensions import db
 from ..models import SyncLink, SyncState, utcnow
-from . import addresses, events, lifecycle, messages, outbound, vendors
+from . import addresses, events, jobs, lifecycle, messages, outbound, vendors
 from .request_types import request_type_for
 
 
-class LinkNotFoundError(LookupError):
+class LinkNotFoundError(jobs.NotRetryable, LookupError):
     pass
 
 
@@ -247,3 +247,30 @@ def reset_for_retry(link_id: int) -> SyncLink:
     if lifecycle.request_retry(link):
         db.session.commit()
     return link
+
+
+def _run_push_job(link_id: int) -> str:
+    return push_link(link_id).state
+
+
+def _push_job_failed(
+    link_id: int, *, exc: BaseException, final: bool, retry_in: float | None
+) -> None:
+    record_failure(link_id, exc, final=final, retry_in=retry_in)
+
+
+# Run every leg a link owes; transient vendor errors are retried, and the
+# last failure is recorded on the link.
+PUSH_JOB = jobs.JobKind(
+    "push",
+    _run_push_job,
+    "push-{0}",
+    "push sync link {0}",
+    retry=True,
+    on_failure=_push_job_failed,
+)
+
+
+def enqueue_push(link_id: int) -> bool:
+    """Queue the push of one sync link; False if one is already waiting."""
+    return jobs.enqueue(PUSH_JOB, link_id)[1]

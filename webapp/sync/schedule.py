@@ -200,7 +200,7 @@ def run_task(key: str) -> str:
 
 def run_task_now(key: str) -> bool:
     """Queue a run of ``key`` now; False when one is already queued or running."""
-    return jobs.enqueue_task(key)
+    return jobs.enqueue(TASK_JOB, key)[1]
 
 
 def next_slot(interval: int, now: float | None = None) -> int:
@@ -213,8 +213,8 @@ def ensure_schedules(now: float | None = None) -> list[str]:
     for task in periodic_tasks():
         slot = next_slot(task.interval, now)
         when = datetime.fromtimestamp(slot * task.interval, UTC)
-        job_id = jobs.schedule_tick(task.key, slot, when)
-        if job_id is not None:
+        job_id, new = jobs.enqueue(TICK_JOB, task.key, slot, at=when)
+        if new:
             created.append(job_id)
     return created
 
@@ -225,4 +225,14 @@ def tick(key: str, slot: int) -> str:
     ensure_schedules()
     if task_by_key(key) is None:
         return f"{key}: no longer configured"
-    return f"{key}: run queued" if jobs.enqueue_task(key) else f"{key}: a run is already queued"
+    queued = run_task_now(key)
+    return f"{key}: run queued" if queued else f"{key}: a run is already queued"
+
+
+# One periodic task, whether its schedule fired or staff asked for it now: one
+# id for both, so "run now" never doubles a run already queued.
+TASK_JOB = jobs.JobKind("task", run_task, "task-{0}", "periodic task {0}", queue=jobs.PERIODIC)
+# A schedule slot firing: re-arm the schedule, queue the task.
+TICK_JOB = jobs.JobKind(
+    "tick", tick, "tick-{0}-{1}", "schedule slot {1} of {0}", queue=jobs.PERIODIC, timeout=60
+)

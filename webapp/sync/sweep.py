@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from ..extensions import db
 from ..models import Integration, utcnow
-from . import events, jobs, lifecycle, vendors
+from . import events, lifecycle, vendors
+from .push import enqueue_push
 
 
 @dataclass
@@ -30,7 +31,7 @@ def sweep_pending(older_than: timedelta) -> SweepReport:
     report = SweepReport()
     owed = lifecycle.work_left_since(utcnow() - older_than, _closing_integrations())
     for work in owed:
-        if jobs.enqueue_push(work.link_id):
+        if enqueue_push(work.link_id):
             report.requeued += 1
             events.record(
                 "requeued",

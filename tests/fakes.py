@@ -1,0 +1,311 @@
+"""In-memory stand-ins for the vendors, for the fast engine tier.
+
+The end-to-end tier talks to the simulators over loopback HTTP; the engine
+tier (``tests/engine``) needs none of that: a ``FakeConnector`` registered as
+the kind ``fake`` keeps its records in a ``FakeRemote``, a ``FakeCrm`` stands
+in for the SeeClickFix client, and a ``FakeGeocoder`` for ArcGIS. Each keeps a
+call log and can be told to fail, so engine tests can assert what was sent
+and what happens when a vendor errs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from geo.geocode import Address, GeocodeError
+from integrations.base import (
+    Connector,
+    NoteOut,
+    OutboundRequest,
+    RemoteCategory,
+    RemoteComment,
+    RemoteRecord,
+    RemoteRequest,
+)
+from integrations.seeclickfix import CrmIssue, parse_issue
+from integrations.settings import FEATURE_SWITCHES, IntegrationSettings
+
+
+class Faults:
+    """``fail("create_request", exc)`` makes the next call of that method raise."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, list[BaseException]] = {}
+        self.calls: list[tuple[str, tuple]] = []
+
+    def fail(self, method: str, exc: BaseException, times: int = 1) -> None:
+        self.pending.setdefault(method, []).extend([exc] * times)
+
+    def called(self, method: str, *args: Any) -> None:
+        self.calls.append((method, args))
+        queue = self.pending.get(method)
+        if queue:
+            raise queue.pop(0)
+
+    def count(self, method: str) -> int:
+        return sum(1 for name, _ in self.calls if name == method)
+
+
+# --------------------------------------------------------------------- remote
+class FakeSettings(IntegrationSettings):
+    label: ClassVar[str] = "Fake EAM"
+    supported_features: ClassVar[frozenset[str]] = frozenset(FEATURE_SWITCHES)
+    features_off_by_default: ClassVar[frozenset[str]] = frozenset(
+        {"import_comments", "close_remote_on_crm_close"}
+    )
+
+    kind: Literal["fake"]
+    closed_statuses: list[str] = Field(default_factory=lambda: ["Closed"])
+    batch_size: int = 100
+
+
+@dataclass
+class FakeRemote(Faults):
+    """The remote system's state: requests, their comments, the categories."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[str, list[RemoteComment]] = field(default_factory=dict)
+    notes: dict[str, list[NoteOut]] = field(default_factory=dict)
+    categories: list[RemoteCategory] = field(default_factory=list)
+    closing_messages: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        Faults.__init__(self)
+        self._ids = itertools.count(1001)
+
+    def add_record(self, **fields: Any) -> str:
+        remote_id = str(next(self._ids))
+        self.records[remote_id] = {"Status": "Open", "ExternalId": None, **fields}
+        return remote_id
+
+    def set(self, remote_id: str, **fields: Any) -> None:
+        self.records[remote_id].update(fields)
+
+    def by_external_id(self, crm_issue_id: int) -> list[str]:
+        return [k for k, r in self.records.items() if r.get("ExternalId") == str(crm_issue_id)]
+
+
+class FakeConnector(Connector):
+    """A kind whose remote system is a ``FakeRemote`` (set by the fixture)."""
+
+    kind = "fake"
+    settings_model = FakeSettings
+    remote: ClassVar[FakeRemote]
+    settings: FakeSettings
+
+    def __init__(self, settings: FakeSettings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.batch_size = settings.batch_size
+
+    def to_record(self, remote_id: str) -> RemoteRecord:
+        raw = self.remote.records[remote_id]
+        return RemoteRecord(
+            remote_id=remote_id,
+            display_id=f"R-{remote_id}",
+            status=raw.get("Status"),
+            closed=raw.get("Status") in self.settings.closed_statuses,
+            external_id=raw.get("ExternalId"),
+            fields=dict(raw),
+        )
+
+    def find_by_external_id(self, crm_issue_id: int) -> RemoteRecord | None:
+        self.remote.called("find_by_external_id", crm_issue_id)
+        found = sorted(self.remote.by_external_id(crm_issue_id), key=int)
+        return self.to_record(found[0]) if found else None
+
+    def create_request(self, request: OutboundRequest) -> RemoteRecord:
+        self.remote.called("create_request", request)
+        remote_id = self.remote.add_record(
+            ExternalId=str(request.crm_issue_id),
+            Category=request.category_remote_id,
+            Description=request.description,
+            Address=request.address,
+            Requester=request.requester.email,
+            **request.custom_fields,
+        )
+        return self.to_record(remote_id)
+
+    def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
+        self.remote.called("fetch_records", tuple(remote_ids))
+        return {i: self.to_record(i) for i in remote_ids if i in self.remote.records}
+
+    def closing_message_for(self, record: RemoteRecord) -> str | None:
+        return self.remote.closing_messages.get(str(record.status))
+
+    def add_comments(self, remote_id: str, notes: Sequence[NoteOut]) -> None:
+        self.remote.called("add_comments", remote_id, tuple(notes))
+        written = self.remote.notes.setdefault(remote_id, [])
+        keys = {n.key for n in written}
+        written.extend(n for n in notes if n.key not in keys)
+
+    def close_request(self, remote_id: str, note: NoteOut) -> None:
+        self.remote.called("close_request", remote_id, note)
+        self.add_comments(remote_id, [note])
+        self.remote.set(remote_id, Status=self.settings.closed_statuses[0])
+
+    def fetch_comments(self, remote_ids: Sequence[str]) -> dict[str, list[RemoteComment]]:
+        self.remote.called("fetch_comments", tuple(remote_ids))
+        return {i: list(self.remote.comments.get(i, [])) for i in remote_ids}
+
+    def fetch_new_requests(self, since: datetime) -> list[RemoteRequest]:
+        self.remote.called("fetch_new_requests", since)
+        found = []
+        for remote_id, raw in self.remote.records.items():
+            if raw.get("ExternalId") is None and raw.get("Staff"):
+                found.append(
+                    RemoteRequest(
+                        record=self.to_record(remote_id),
+                        category_remote_id=raw.get("Category"),
+                        lat=raw.get("lat"),
+                        lng=raw.get("lng"),
+                        address=raw.get("Address"),
+                        description=str(raw.get("Description") or ""),
+                    )
+                )
+        return found
+
+    def set_external_id(self, remote_id: str, crm_issue_id: int) -> None:
+        self.remote.called("set_external_id", remote_id, crm_issue_id)
+        self.remote.set(remote_id, ExternalId=str(crm_issue_id))
+
+    def fetch_categories(self) -> list[RemoteCategory]:
+        self.remote.called("fetch_categories")
+        return list(self.remote.categories)
+
+
+# ------------------------------------------------------------------------ CRM
+class FakeCrm(Faults):
+    """The SeeClickFix client's methods the engine calls, on issues in memory
+    (raw API JSON, parsed by the real parser)."""
+
+    def __init__(self, integration_user: str = "City of New Haven") -> None:
+        super().__init__()
+        self.integration_user = integration_user
+        self.issues: dict[int, dict[str, Any]] = {}
+        self.request_types: dict[int, dict[str, Any]] = {}
+        self._ids = itertools.count(5001)
+        self._comment_ids = itertools.count(90001)
+        self._clock = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+    def tick(self) -> str:
+        """A strictly later update time (the CRM's clock)."""
+        self._clock += timedelta(seconds=1)
+        return self._clock.isoformat().replace("+00:00", "Z")
+
+    def add_issue(self, request_type_id: int = 122, **fields: Any) -> int:
+        issue_id = next(self._ids)
+        now = self.tick()
+        self.issues[issue_id] = {
+            "id": issue_id,
+            "status": "Open",
+            "summary": "Pothole",
+            "description": "Deep pothole in the right lane",
+            "lat": 41.3083,
+            "lng": -72.9279,
+            "address": "165 Church St, New Haven",
+            "request_type": {"id": request_type_id, "title": f"Type {request_type_id}"},
+            "reporter": {"name": "Ada Resident", "email": "ada@example.com"},
+            "created_at": now,
+            "updated_at": now,
+            "comments": [],
+            "questions": [],
+            **fields,
+        }
+        return issue_id
+
+    def update(self, issue_id: int, **fields: Any) -> None:
+        self.issues[issue_id].update(fields, updated_at=self.tick())
+
+    def resident_comment(self, issue_id: int, text: str, name: str = "Ada Resident") -> None:
+        self._comment(issue_id, text, name)
+
+    def _comment(self, issue_id: int, text: str, name: str) -> None:
+        issue = self.issues[issue_id]
+        issue["comments"].append(
+            {
+                "id": next(self._comment_ids),
+                "comment": text,
+                "commenter": {"name": name},
+                "created_at": self.tick(),
+            }
+        )
+        issue["updated_at"] = self.tick()
+
+    def parsed(self, issue_id: int) -> CrmIssue:
+        return parse_issue(self.issues[issue_id])
+
+    def comments_of(self, issue_id: int) -> list[str]:
+        return [c["comment"] for c in self.issues[issue_id]["comments"]]
+
+    # -- the client's interface ------------------------------------------------
+    def iter_updated_issues(self, updated_after: datetime | None) -> Iterator[CrmIssue]:
+        self.called("iter_updated_issues", updated_after)
+        rows = sorted(self.issues.values(), key=lambda r: (r["updated_at"], r["id"]))
+        for raw in rows:
+            updated = datetime.fromisoformat(raw["updated_at"].replace("Z", "+00:00"))
+            if updated_after is None or updated >= updated_after:
+                yield parse_issue(raw)
+
+    def get_issue(self, issue_id: int) -> CrmIssue:
+        self.called("get_issue", issue_id)
+        return self.parsed(issue_id)
+
+    def get_request_type(self, request_type_id: int) -> dict[str, Any]:
+        self.called("get_request_type", request_type_id)
+        return self.request_types.get(
+            request_type_id,
+            {"id": request_type_id, "title": f"Type {request_type_id}", "questions": []},
+        )
+
+    def create_issue(self, fields: dict[str, Any]) -> dict[str, Any]:
+        self.called("create_issue", fields)
+        issue_id = self.add_issue(
+            request_type_id=fields["request_type_id"],
+            lat=fields.get("lat"),
+            lng=fields.get("lng"),
+            address=fields.get("address"),
+        )
+        return self.issues[issue_id]
+
+    def acknowledge(self, issue_id: int, comment: str) -> dict[str, Any]:
+        self.called("acknowledge", issue_id, comment)
+        return self._transition(issue_id, "Acknowledged", comment)
+
+    def close(self, issue_id: int, comment: str) -> dict[str, Any]:
+        self.called("close", issue_id, comment)
+        return self._transition(issue_id, "Closed", comment)
+
+    def add_comment(self, issue_id: int, comment: str) -> dict[str, Any]:
+        self.called("add_comment", issue_id, comment)
+        self._comment(issue_id, comment, self.integration_user)
+        return {}
+
+    def _transition(self, issue_id: int, status: str, comment: str) -> dict[str, Any]:
+        self._comment(issue_id, comment, self.integration_user)
+        self.update(issue_id, status=status)
+        if status == "Closed":
+            self.issues[issue_id]["closed_at"] = self.issues[issue_id]["updated_at"]
+        return {}
+
+
+class FakeGeocoder(Faults):
+    server_url = "https://geocoder.test/GeocodeServer"
+
+    def __init__(self, label: str = "165 Church St, New Haven, CT 06510") -> None:
+        super().__init__()
+        self.label = label
+
+    def reverse(self, lat: float, lng: float) -> Address:
+        self.called("reverse", lat, lng)
+        if not self.label:
+            raise GeocodeError("no address found at this location")
+        return Address(
+            self.label,
+            {"Address": "165 Church St", "AddNum": "165", "City": "New Haven", "Postal": "06510"},
+        )
