@@ -6,20 +6,35 @@ Cartegraph reports status as text (``Open``/``Closed``), Lucity as numeric
 codes with a closed threshold. The engine sees only ``RemoteRecord`` with
 ``remote_id``, ``display_id``, ``status`` and ``closed``, and asks for
 records in batches whose size the connector chooses.
+
+The mechanics that make the sync safe to retry (note markers, adopting a
+created record by its external id, the create payload, remote-id values)
+live in ``integrations.mechanics`` and are re-exported here: vendor packages
+keep to mapping.
 """
 
 from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
 import requests
 
-from .errors import IntegrationConfigError, NotSupportedError
+from .errors import IntegrationConfigError, NotSupportedError, PermanentError
+from .mechanics import (  # noqa: F401 (re-exported for vendor packages)
+    create_payload,
+    create_then_adopt,
+    has_hub_marker,
+    note_marker,
+    remote_id_value,
+    remote_id_values,
+    unwritten_notes,
+    with_marker,
+)
 from .settings import REQUESTER_KEYS, IntegrationSettings  # noqa: F401 (re-exported)
 
 
@@ -153,6 +168,8 @@ class Connector(ABC):
     settings_model: ClassVar[type[IntegrationSettings]] = IntegrationSettings
     # How many remote ids one status query may carry.
     batch_size: ClassVar[int] = 100
+    # The vendor's name in errors ("Cartegraph: HTTP 400: ...").
+    system: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -167,6 +184,7 @@ class Connector(ABC):
 
     @property
     def label(self) -> str:
+        """The kind's name in messages, as its settings model declares it."""
         return self.settings.label or self.kind
 
     def credentials(self) -> Credentials:
@@ -192,9 +210,40 @@ class Connector(ABC):
     def create_request(self, request: OutboundRequest) -> RemoteRecord:
         """Create the remote request and return it (with its id)."""
 
+    def create_and_adopt(
+        self,
+        crm_issue_id: int,
+        send: Callable[[], RemoteRecord | None],
+        *,
+        reply_id: str,
+        external_field: str,
+    ) -> RemoteRecord:
+        """Create with ``send`` (None: the reply named no record), else adopt the
+        record carrying ``crm_issue_id`` in ``external_field``.
+
+        ``reply_id`` names the id the reply lacked, for the error when no
+        record can be found either (see :func:`create_then_adopt`)."""
+        return create_then_adopt(
+            send,
+            lambda: self.find_by_external_id(crm_issue_id),
+            failure=(
+                f"the create reply had no {reply_id} and no request carries "
+                f"{external_field}={crm_issue_id}"
+            ),
+            system=self.system,
+        )
+
     @abstractmethod
     def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
         """Current state of up to ``batch_size`` remote requests, in one query."""
+
+    def current_record(self, remote_id: str, *, purpose: str) -> RemoteRecord:
+        """The request's state now, for a write that depends on it (appending to
+        its comments, closing it); a request that is gone is a PermanentError."""
+        current = self.fetch_records([remote_id]).get(str(remote_id))
+        if current is None:
+            raise PermanentError(f"request {remote_id} not found for {purpose}", system=self.system)
+        return current
 
     def closing_message_for(self, record: RemoteRecord) -> str | None:
         """A closing message chosen by the remote status that closed it, if any."""
@@ -207,6 +256,14 @@ class Connector(ABC):
     def add_comments(self, remote_id: str, notes: Sequence[NoteOut]) -> None:
         """Append notes to the remote request, oldest first, skipping ones already there."""
         raise NotSupportedError(f"{self.label} integrations do not take comments")
+
+    def close_request(self, remote_id: str, note: NoteOut) -> None:
+        """Close the remote request because staff closed the CRM issue, leaving ``note``.
+
+        For ``close_remote_on_crm_close``. The note carries its marker, so a
+        retry after a lost reply never writes it twice; a request already
+        closed keeps the status the crew gave it."""
+        raise NotSupportedError(f"{self.label} integrations do not close remote requests")
 
     def fetch_comments(self, remote_ids: Sequence[str]) -> dict[str, list[RemoteComment]]:
         """Comments on these remote requests (one query per batch where possible)."""

@@ -12,11 +12,11 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 import redis
-import requests
 from flask_migrate import upgrade
 from sqlalchemy import text
 
 from simulators.runner import start_simulators
+from tests.simcontrol import SimControl
 from webapp import create_app
 from webapp.agency_config import parse_agency_config
 from webapp.extensions import db
@@ -107,116 +107,6 @@ def write_agency_file(directory: Path, sims, text: str | None = None) -> Path:
     path = directory / "agency.yaml"
     path.write_text(text if text is not None else agency_yaml(sims))
     return path
-
-
-class SimControl:
-    """The simulators' /_sim/ control planes, over HTTP like everything else."""
-
-    def __init__(self, sims) -> None:
-        self.sims = sims
-        self.scf = sims.seeclickfix.url
-        self.cg = sims.cartegraph.url
-        self.arcgis = sims.arcgis.url
-
-    def reset(self) -> None:
-        for base in (self.scf, self.cg, self.arcgis):
-            requests.post(f"{base}/_sim/reset", timeout=5).raise_for_status()
-            requests.delete(f"{base}/_sim/faults", timeout=5).raise_for_status()
-            requests.delete(f"{base}/_sim/requests", timeout=5).raise_for_status()
-            requests.post(f"{base}/_sim/latency", json={"ms": 0}, timeout=5).raise_for_status()
-
-    def create_issue(self, **fields) -> dict:
-        body = {
-            "lat": 41.3083,
-            "lng": -72.9279,
-            "address": "165 Church St, New Haven",
-            "request_type_id": 122,
-            "summary": "Pothole",
-            "description": "Deep pothole in the right lane",
-            "reporter": {"name": "Ada Resident", "email": "ada@example.com"},
-        }
-        body.update(fields)
-        response = requests.post(f"{self.scf}/_sim/issues", json=body, timeout=5)
-        response.raise_for_status()
-        return response.json()
-
-    def resident_comment(self, issue_id: int, text: str, *, name="Ada Resident", image_url=None):
-        response = requests.post(
-            f"{self.scf}/_sim/issues/{issue_id}/comments",
-            json={"comment": text, "commenter": {"name": name}, "image_url": image_url},
-            timeout=5,
-        )
-        response.raise_for_status()
-        return response.json()
-
-    def resident_reopen(self, issue_id: int) -> dict:
-        response = requests.post(f"{self.scf}/_sim/issues/{issue_id}/reopen", timeout=5)
-        response.raise_for_status()
-        return response.json()
-
-    def cg_comment(self, oid, text: str, *, public: bool, author="Crew 4") -> dict:
-        """A comment a Cartegraph user adds to a request (OpenGov EAM)."""
-        child = "cgRequestsClass_cgCommentsClass"
-        response = requests.post(
-            f"{self.sims.cartegraph_base_url}/classes/cgRequestsClass/{oid}/{child}",
-            json={child: [{"CommentField": text, "PublicField": public, "AuthorField": author}]},
-            auth=(CG_USER, CG_PASSWORD),
-            timeout=5,
-        )
-        response.raise_for_status()
-        return response.json()
-
-    def scf_issue(self, issue_id: int) -> dict:
-        response = requests.get(
-            f"{self.sims.scf_base_url}/issues/{issue_id}",
-            params={"details": "true"},
-            headers={"Authorization": f"Bearer {SCF_TOKEN}"},
-            timeout=5,
-        )
-        response.raise_for_status()
-        return response.json()
-
-    def cg_records(self, class_name: str = "cgRequestsClass") -> list[dict]:
-        response = requests.get(
-            f"{self.sims.cartegraph_base_url}/classes/{class_name}",
-            auth=(CG_USER, CG_PASSWORD),
-            timeout=5,
-        )
-        response.raise_for_status()
-        return response.json()[class_name]
-
-    def cg_patch(self, oid, **fields) -> None:
-        requests.post(
-            f"{self.cg}/_sim/records/cgRequestsClass/{oid}", json=fields, timeout=5
-        ).raise_for_status()
-
-    def cg_staff_create(self, class_name: str, **fields) -> dict:
-        """A record entered by agency staff directly in Cartegraph."""
-        response = requests.post(f"{self.cg}/_sim/records/{class_name}", json=fields, timeout=5)
-        response.raise_for_status()
-        return response.json()
-
-    def cg_patch_class(self, class_name: str, oid, **fields) -> None:
-        requests.post(
-            f"{self.cg}/_sim/records/{class_name}/{oid}", json=fields, timeout=5
-        ).raise_for_status()
-
-    def cg_delete(self, class_name: str, oid) -> None:
-        requests.delete(
-            f"{self.sims.cartegraph_base_url}/classes/{class_name}/{oid}",
-            auth=(CG_USER, CG_PASSWORD),
-            timeout=5,
-        ).raise_for_status()
-
-    def fault(self, system: str, **fault) -> None:
-        base = {"scf": self.scf, "cg": self.cg, "arcgis": self.arcgis}[system]
-        requests.post(f"{base}/_sim/faults", json=fault, timeout=5).raise_for_status()
-
-    def calls(self, system: str) -> list[dict]:
-        base = {"scf": self.scf, "cg": self.cg, "arcgis": self.arcgis}[system]
-        response = requests.get(f"{base}/_sim/requests", timeout=5)
-        response.raise_for_status()
-        return response.json()
 
 
 @pytest.fixture(scope="session")

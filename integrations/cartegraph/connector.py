@@ -1,4 +1,10 @@
-"""OpenGov Enterprise Asset Management (formerly Cartegraph): requests."""
+"""OpenGov Enterprise Asset Management (formerly Cartegraph): requests.
+
+Mapping only: between the engine's records and Cartegraph's classes and
+fields. HTTP, the envelope and paging are the client's (``client.py``); the
+retry-safety mechanics (note markers, adopting a created record, the create
+payload, remote-id values) are shared ones (``integrations.base``).
+"""
 
 from __future__ import annotations
 
@@ -18,18 +24,23 @@ from ..base import (
     RemoteRecord,
     RemoteRequest,
     Requester,
+    create_payload,
+    remote_id_value,
+    remote_id_values,
+    unwritten_notes,
+    with_marker,
 )
 from ..errors import PermanentError, TransientError
 from ..http import VendorHTTP
-from . import filters
+from . import filter_syntax as fs
+from .client import SYSTEM, CartegraphClient
 from .settings import CartegraphSettings
-
-SYSTEM = "Cartegraph"
 
 
 class CartegraphConnector(Connector):
     kind = "cartegraph"
     settings_model = CartegraphSettings
+    system = SYSTEM
     settings: CartegraphSettings
 
     def __init__(
@@ -41,51 +52,23 @@ class CartegraphConnector(Connector):
     ) -> None:
         super().__init__(settings, session=session, environ=environ)
         self.batch_size = settings.batch_size
-        creds = self.credentials()
-        auth = (creds.username, creds.password or "") if creds.username else None
-        self.http = VendorHTTP(
-            SYSTEM, settings.endpoint, auth=auth, session=session, timeout=settings.timeout
-        )
+        self.client = CartegraphClient(settings, self.credentials(), session)
+
+    @property
+    def http(self) -> VendorHTTP:
+        """The client's HTTP session (the poll benchmark reads single records with it)."""
+        return self.client.http
 
     # -- records -----------------------------------------------------------
     @property
     def request_class(self) -> str:
         return self.settings.request_class
 
-    def _records(self, body: Any, class_name: str | None = None) -> list[dict[str, Any]]:
-        """The records of a ``{"<Class>": [...], "_metadata": ...}`` envelope."""
-        class_name = class_name or self.request_class
-        if not isinstance(body, Mapping):
-            raise TransientError(
-                f"expected a {class_name} envelope, got {type(body).__name__}", system=SYSTEM
-            )
-        records = body.get(class_name)
-        if records is None:
-            return []
-        if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
-            raise TransientError(
-                f"{class_name} in the reply is not a list of records", system=SYSTEM
-            )
-        return [dict(r) for r in records]
+    def _requests(self, filter_expr: str | None, *, limit: int = 1000) -> list[dict[str, Any]]:
+        return self.client.query(self.request_class, filter_expr, limit=limit)
 
-    def _query(
-        self, filter_expr: str | None, *, limit: int = 1000, class_name: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Every record matching ``filter_expr`` (all when None), following offset paging."""
-        class_name = class_name or self.request_class
-        found: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            params: dict[str, Any] = {"limit": limit, "offset": offset}
-            if filter_expr:
-                params["filter"] = filter_expr
-            body = self.http.get(f"classes/{class_name}", params=params)
-            page = self._records(body, class_name)
-            found.extend(page)
-            total = (body.get("_metadata") or {}).get("totalCount")
-            offset += limit
-            if not page or not isinstance(total, int) or offset >= total:
-                return found
+    def _update(self, remote_id: str, fields: Mapping[str, Any]) -> None:
+        self.client.update(self.request_class, [{"Oid": remote_id_value(remote_id), **fields}])
 
     def to_record(self, raw: Mapping[str, Any]) -> RemoteRecord:
         oid = raw.get("Oid")
@@ -104,12 +87,20 @@ class CartegraphConnector(Connector):
 
     # -- Connector interface ----------------------------------------------
     def find_by_external_id(self, crm_issue_id: int) -> RemoteRecord | None:
-        matches = self._query(filters.equals(self.settings.external_id_field, str(crm_issue_id)))
+        matches = self._requests(fs.equals(self.settings.external_id_field, str(crm_issue_id)))
         if not matches:
             return None
         # Oldest first: if duplicates ever exist, always adopt the same one.
         matches.sort(key=lambda r: _sort_key(r.get("Oid")))
         return self.to_record(matches[0])
+
+    def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
+        if not remote_ids:
+            return {}
+        oids = remote_id_values(remote_ids)
+        raw = self._requests(fs.is_in("Oid", oids), limit=max(len(oids), 1))
+        records = (self.to_record(r) for r in raw)
+        return {r.remote_id: r for r in records}
 
     # -- requesters -------------------------------------------------------
     def requester_record(self, requester: Requester) -> dict[str, Any]:
@@ -130,79 +121,70 @@ class CartegraphConnector(Connector):
         )
         return name or str(record.get("EmailField") or record["Oid"])
 
+    def _requester_by_email(self, class_name: str, email: str) -> dict[str, Any] | None:
+        found = self.client.query(class_name, fs.equals("EmailField", email))
+        found.sort(key=lambda r: _sort_key(r.get("Oid")))
+        return found[0] if found else None
+
     def ensure_requester(self, requester: Requester) -> str:
         """Find the requester by email, else create one; return its reference."""
         class_name = self.settings.requester_class
         if class_name is None:
             return requester.email or requester.display_name or "SeeClickFix User"
-        if requester.email:
-            found = self._query(
-                filters.equals("EmailField", requester.email), class_name=class_name
-            )
-            if found:
-                found.sort(key=lambda r: _sort_key(r.get("Oid")))
-                return self._reference(found[0])
-        body = self.http.post(
-            f"classes/{class_name}", json={class_name: [self.requester_record(requester)]}
-        )
-        created = [r for r in self._records(body, class_name) if r.get("Oid") not in (None, "")]
+        if requester.email and (known := self._requester_by_email(class_name, requester.email)):
+            return self._reference(known)
+        created = self.client.create(class_name, [self.requester_record(requester)])
         if created:
             return self._reference(created[0])
-        if requester.email:  # the create reply is undocumented: look it up
-            found = self._query(
-                filters.equals("EmailField", requester.email), class_name=class_name
-            )
-            if found:
-                return self._reference(found[0])
+        # The create reply is undocumented: look the new requester up.
+        if requester.email and (known := self._requester_by_email(class_name, requester.email)):
+            return self._reference(known)
         raise PermanentError("the requester create reply had no Oid", system=SYSTEM)
 
+    # -- create -------------------------------------------------------------
     def build_record(
         self, request: OutboundRequest, requester_ref: str | None = None
     ) -> dict[str, Any]:
+        """The new request's fields (custom fields may replace a default, e.g. the
+        reported address in LocationDescriptionField, never the external id)."""
         settings = self.settings
-        record: dict[str, Any] = {
+        # Empty values are dropped by create_payload: coordinates only in pairs,
+        # the attachment fields only with an image.
+        located = request.lat is not None and request.lng is not None
+        mapped: dict[str, Any] = {
             "IssueField": request.category_remote_id,
             "RequesterField": requester_ref
             or request.requester.email
             or f"{settings.requester_first_name} {settings.requester_last_name}",
             "DescriptionField": request.description,
-            "LocationDescriptionField": request.address or "",
-            settings.external_id_field: str(request.crm_issue_id),
+            "LocationDescriptionField": request.address,
+            "lat": request.lat if located else None,
+            "long": request.lng if located else None,
+            "AttachmentField": request.image_url,
+            "LinkedField": True if request.image_url else None,
         }
-        if request.lat is not None and request.lng is not None:
-            record["lat"] = request.lat
-            record["long"] = request.lng
-        if request.image_url:
-            record["AttachmentField"] = request.image_url
-            record["LinkedField"] = True
-        # Custom fields may replace a default (e.g. the reported address in
-        # LocationDescriptionField), never the external id retries depend on.
-        record.update(request.custom_fields)
-        record[settings.external_id_field] = str(request.crm_issue_id)
-        return record
+        return create_payload(
+            mapped,
+            request.custom_fields,
+            external_id_field=settings.external_id_field,
+            crm_issue_id=request.crm_issue_id,
+        )
 
     def create_request(self, request: OutboundRequest) -> RemoteRecord:
         requester_ref = self.ensure_requester(request.requester)
-        body = self.http.post(
-            f"classes/{self.request_class}",
-            json={self.request_class: [self.build_record(request, requester_ref)]},
-        )
-        # The create reply's shape is not documented: use the record it
-        # returns when it has an Oid, else find it by our external id.
-        try:
-            created = [r for r in self._records(body) if r.get("Oid") not in (None, "")]
-        except TransientError:
-            created = []
-        if created:
-            return self.to_record(created[0])
-        found = self.find_by_external_id(request.crm_issue_id)
-        if found is None:
-            raise PermanentError(
-                "the create reply had no Oid and no request carries "
-                f"{self.settings.external_id_field}={request.crm_issue_id}",
-                system=SYSTEM,
+
+        def send() -> RemoteRecord | None:
+            created = self.client.create(
+                self.request_class, [self.build_record(request, requester_ref)]
             )
-        return found
+            return self.to_record(created[0]) if created else None
+
+        return self.create_and_adopt(
+            request.crm_issue_id,
+            send,
+            reply_id="Oid",
+            external_field=self.settings.external_id_field,
+        )
 
     # -- importer ---------------------------------------------------------
     def fetch_new_requests(self, since: datetime) -> list[RemoteRequest]:
@@ -210,11 +192,11 @@ class CartegraphConnector(Connector):
         carry the CRM issue id), oldest first."""
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         expr = (
-            f"({filters.field_ref('EntryDateField')} is greater than {filters.literal(stamp)})"
-            f" AND ({filters.field_ref(self.settings.external_id_field)} is null)"
+            f"({fs.field_ref('EntryDateField')} is greater than {fs.literal(stamp)})"
+            f" AND ({fs.field_ref(self.settings.external_id_field)} is null)"
         )
         found = []
-        for raw in self._query(expr):
+        for raw in self._requests(expr):
             if raw.get(self.settings.external_id_field) not in (None, ""):
                 continue
             found.append(
@@ -232,84 +214,88 @@ class CartegraphConnector(Connector):
         return found
 
     def set_external_id(self, remote_id: str, crm_issue_id: int) -> None:
-        oid = int(remote_id) if str(remote_id).isdigit() else remote_id
-        self.http.put(
-            f"classes/{self.request_class}",
-            json={
-                self.request_class: [
-                    {"Oid": oid, self.settings.external_id_field: str(crm_issue_id)}
-                ]
-            },
-        )
+        self._update(remote_id, {self.settings.external_id_field: str(crm_issue_id)})
 
-    # -- comments ---------------------------------------------------------
-    @staticmethod
-    def note_marker(note: NoteOut) -> str:
-        return f"[#{note.key}]"
-
+    # -- comments and closing ------------------------------------------------
     def format_note(self, note: NoteOut) -> str:
+        """One line of the comments field: who, when, the text, the image, the marker."""
         when = note.created_at.strftime("%Y-%m-%d %H:%M") if note.created_at else ""
         who = ", ".join(p for p in (note.author, when) if p)
         text = f"{who}: {note.body}" if who else note.body
         if note.image_url:
             text = f"{text} Image: {note.image_url}"
-        return f"{text} {self.note_marker(note)}"
+        return with_marker(text, note)
+
+    def _comments_with(self, current: RemoteRecord, notes: Sequence[NoteOut]) -> str | None:
+        """The comments field with the notes not yet in it appended; None when all are."""
+        text = str(current.fields.get(self.settings.comments_field) or "")
+        new = [self.format_note(n) for n in unwritten_notes(notes, text)]
+        if not new:
+            return None
+        return "\n".join([text.rstrip("\n"), *new] if text.strip() else new)
 
     def add_comments(self, remote_id: str, notes: Sequence[NoteOut]) -> None:
         """Append to CommentsField/NotesField, never overwriting earlier text.
 
-        Each note carries a marker with its key, so a retry after a lost reply
-        finds it already there instead of writing it twice.
-        """
+        Comments travel in a field, so the whole field is written back: a
+        note whose marker is already in it is not appended again."""
         if not notes:
             return
-        field = self.settings.comments_field
-        current = self.fetch_records([remote_id]).get(str(remote_id))
-        if current is None:
-            raise PermanentError(f"request {remote_id} not found for comments", system=SYSTEM)
-        text = str(current.fields.get(field) or "")
-        new = [self.format_note(n) for n in notes if self.note_marker(n) not in text]
-        if not new:
-            return
-        combined = "\n".join([text.rstrip("\n"), *new] if text.strip() else new)
-        oid = int(remote_id) if str(remote_id).isdigit() else remote_id
-        self.http.put(
-            f"classes/{self.request_class}",
-            json={self.request_class: [{"Oid": oid, field: combined}]},
-        )
+        combined = self._comments_with(self.current_record(remote_id, purpose="comments"), notes)
+        if combined is not None:
+            self._update(remote_id, {self.settings.comments_field: combined})
+
+    def close_request(self, remote_id: str, note: NoteOut) -> None:
+        """Set ``crm_close_status`` and append the note, in one update.
+
+        A request a crew already closed keeps its status; on a retry the note
+        is found by its marker, so an update that already happened is not
+        sent again."""
+        current = self.current_record(remote_id, purpose="closing")
+        changes: dict[str, Any] = {}
+        if (combined := self._comments_with(current, [note])) is not None:
+            changes[self.settings.comments_field] = combined
+        if not current.closed:
+            changes["StatusField"] = self.settings.crm_close_status
+        if changes:
+            self._update(remote_id, changes)
 
     def fetch_comments(self, remote_ids: Sequence[str]) -> dict[str, list[RemoteComment]]:
         """Comments of a batch of requests in one filtered query on the comment class."""
         s = self.settings
         if not remote_ids:
             return {}
-        oids = [int(i) if str(i).isdigit() else str(i) for i in remote_ids]
-        raw = self._query(filters.is_in(s.comment_parent_field, oids), class_name=s.comment_class)
+        raw = self.client.query(
+            s.comment_class, fs.is_in(s.comment_parent_field, remote_id_values(remote_ids))
+        )
         found: dict[str, list[RemoteComment]] = {str(i): [] for i in remote_ids}
         for record in sorted(raw, key=lambda r: _sort_key(r.get("Oid"))):
             parent = str(record.get(s.comment_parent_field))
             body = record.get(s.comment_text_field)
             if parent not in found or not isinstance(body, str) or not body.strip():
                 continue
-            author = record.get(s.comment_author_field) if s.comment_author_field else None
-            date = record.get(s.comment_date_field) if s.comment_date_field else None
-            found[parent].append(
-                RemoteComment(
-                    key=f"{s.comment_class}:{record.get('Oid')}",
-                    remote_id=parent,
-                    body=body.strip(),
-                    public=_truthy(record.get(s.comment_public_field)),
-                    author=str(author) if author else None,
-                    created_at=str(date) if date else None,
-                )
-            )
+            found[parent].append(self._comment(parent, record, body))
         return found
 
+    def _comment(self, parent: str, record: Mapping[str, Any], body: str) -> RemoteComment:
+        s = self.settings
+        author = record.get(s.comment_author_field) if s.comment_author_field else None
+        date = record.get(s.comment_date_field) if s.comment_date_field else None
+        return RemoteComment(
+            key=f"{s.comment_class}:{record.get('Oid')}",
+            remote_id=parent,
+            body=body.strip(),
+            public=_truthy(record.get(s.comment_public_field)),
+            author=str(author) if author else None,
+            created_at=str(date) if date else None,
+        )
+
+    # -- categories -----------------------------------------------------------
     def fetch_categories(self) -> list[RemoteCategory]:
         """Request Issues (``cgRequestIssuesClass``), every page; no limit on how many."""
         area_field = self.settings.service_area_field
         categories = []
-        for raw in self._query(None, class_name=self.settings.category_class):
+        for raw in self.client.query(self.settings.category_class):
             name = raw.get("IssueField")
             if raw.get("Oid") in (None, "") or not isinstance(name, str) or not name.strip():
                 continue  # a category without a name cannot be offered or sent
@@ -325,14 +311,6 @@ class CartegraphConnector(Connector):
                 )
             )
         return categories
-
-    def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
-        if not remote_ids:
-            return {}
-        oids = [int(i) if str(i).isdigit() else str(i) for i in remote_ids]
-        raw = self._query(filters.is_in("Oid", oids), limit=max(len(oids), 1))
-        records = (self.to_record(r) for r in raw)
-        return {r.remote_id: r for r in records}
 
 
 def _number(value: Any) -> float | None:

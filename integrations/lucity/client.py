@@ -57,8 +57,14 @@ class LucityClient:
     def params(**extra: Any) -> dict[str, Any]:
         return {"format": "json", **{k: v for k, v in extra.items() if v is not None}}
 
-    def query(self, path: str, filter_expr: str | None = None) -> list[dict[str, Any]]:
-        """Every row matching ``filter_expr``, TAKE at a time (SKIP a multiple of TAKE)."""
+    def query(
+        self, path: str, filter_expr: str | None = None, *, at_most: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every row matching ``filter_expr``, TAKE at a time (SKIP a multiple of TAKE).
+
+        ``at_most``: the caller knows no more rows can match (a filter on that
+        many ids), so a full page ends the query instead of asking for an
+        empty next one."""
         take = self.settings.take
         rows: list[dict[str, Any]] = []
         skip = 0
@@ -71,7 +77,7 @@ class LucityClient:
                     f"{path}: expected a list, got {type(page).__name__}", system=SYSTEM
                 )
             rows.extend(r for r in page if isinstance(r, dict))
-            if len(page) < take:
+            if len(page) < take or (at_most is not None and len(rows) >= at_most):
                 return rows
             skip += take
 

@@ -1,9 +1,13 @@
 """CentralSquare EAM (formerly Lucity): Work Requests (the full two-way
-integration) and Work Orders (a deliberately limited one)."""
+integration) and Work Orders (a deliberately limited one).
+
+Mapping only: HTTP and paging are the client's (``client.py``); the
+retry-safety mechanics (note markers, adopting a created record, the create
+payload, remote-id values) are shared ones (``integrations.base``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -20,8 +24,13 @@ from ..base import (
     RemoteComment,
     RemoteRecord,
     RemoteRequest,
+    create_payload,
+    has_hub_marker,
+    remote_id_values,
+    unwritten_notes,
+    with_marker,
 )
-from ..errors import PermanentError, TransientError
+from ..errors import TransientError
 from .client import SYSTEM, LucityClient, sql_in, sql_literal
 from .settings import LucitySettings, LucityWorkOrderSettings, LucityWorkRequestSettings
 
@@ -33,16 +42,15 @@ def _status(raw: Mapping[str, Any]) -> int | None:
         return None
 
 
-def _marker(note: NoteOut) -> str:
-    return f"[#{note.key}]"
-
-
 class LucityConnector(Connector):
     """What both Lucity kinds share: the clients, projection, comments."""
 
     settings: LucitySettings
+    system = SYSTEM
     # Which record family this kind works on ("request" or "work_order").
     family: ClassVar[str]
+    # Whether Publicly Available documents are imported with the comments.
+    imports_documents: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -119,18 +127,38 @@ class LucityConnector(Connector):
     def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
         if not remote_ids:
             return {}
-        ids = [int(i) for i in remote_ids]
-        rows = self.client.query(self._path("s"), self.where(sql_in(self._id_column(), ids)))
+        ids = remote_id_values(remote_ids)
+        # One query per batch: a batch never holds more rows than ids.
+        rows = self.client.query(
+            self._path("s"), self.where(sql_in(self._id_column(), ids)), at_most=len(ids)
+        )
         return {r.remote_id: r for r in (self.to_record(row) for row in rows)}
 
-    def created_record(self, created: Any, request: OutboundRequest) -> RemoteRecord:
-        """The record a create returned (else found by external id), with its image."""
-        if not isinstance(created, Mapping) or created.get("AutoNumber") in (None, ""):
-            found = self.find_by_external_id(request.crm_issue_id)
-            if found is None:
-                raise PermanentError("the create reply had no AutoNumber", system=SYSTEM)
-            created = found.fields
-        record = self.to_record(created)
+    def payload_for(self, request: OutboundRequest, mapped: Mapping[str, Any]) -> dict[str, Any]:
+        """``mapped`` as a create body: custom fields over it, our external id applied last."""
+        return create_payload(
+            mapped,
+            request.custom_fields,
+            external_id_field=self.settings.external_id_property,
+            crm_issue_id=request.crm_issue_id,
+        )
+
+    def created_record(self, request: OutboundRequest, send: Callable[[], Any]) -> RemoteRecord:
+        """Create with ``send`` (the reply: the new record, or not), adopt the record
+        by external id when the reply has no AutoNumber, then attach the image."""
+
+        def sent() -> RemoteRecord | None:
+            created = send()
+            if not isinstance(created, Mapping) or created.get("AutoNumber") in (None, ""):
+                return None
+            return self.to_record(created)
+
+        record = self.create_and_adopt(
+            request.crm_issue_id,
+            sent,
+            reply_id="AutoNumber",
+            external_field=self.settings.external_id_property,
+        )
         if request.image_url:
             self._attach_image(record.remote_id, request.image_url, "Photo from the resident")
         return record
@@ -149,15 +177,13 @@ class LucityConnector(Connector):
         and as a Document link; a marker makes a retry skip ones already there."""
         path = self._path("_comments", remote_id)
         existing = " ".join(str(c.get("Comment") or "") for c in self.client.query(path))
-        for note in notes:
-            if _marker(note) in existing:
-                continue
+        for note in unwritten_notes(notes, existing):
             text = note.body + (f" Image: {note.image_url}" if note.image_url else "")
             self.client.post_json(
                 self.client.internal,
                 path,
                 {
-                    "Comment": f"{text} {_marker(note)}",
+                    "Comment": with_marker(text, note),
                     "RecordedBy": note.author or self.settings.recorded_by_default,
                     "PubliclyAvailable": True,
                 },
@@ -166,46 +192,53 @@ class LucityConnector(Connector):
                 self._attach_image(remote_id, note.image_url, f"Image from {note.author or 'CRM'}")
 
     def fetch_comments(self, remote_ids: Sequence[str]) -> dict[str, list[RemoteComment]]:
-        """Publicly Available comments (and, for work requests, documents).
+        """Comments (and, for work requests, documents) with their Publicly Available flag.
 
         Lucity keeps them per record, so this is one call per record (per kind
         of child); it runs only for records whose comments are imported."""
         found: dict[str, list[RemoteComment]] = {}
         for remote_id in remote_ids:
-            items = []
-            for row in self.client.query(self._path("_comments", remote_id)):
-                text = str(row.get("Comment") or "").strip()
-                if not text or "[#" in text:  # our own notes carry a marker: never echo
-                    continue
-                items.append(
-                    RemoteComment(
-                        key=f"comment:{row.get('AutoNumber')}",
-                        remote_id=str(remote_id),
-                        body=text,
-                        public=bool(row.get("PubliclyAvailable")),
-                        author=row.get("RecordedBy"),
-                        created_at=row.get("RecordedDate"),
-                    )
-                )
+            items = self._comments_of(str(remote_id))
             if self.imports_documents and self.settings.import_images:
-                for row in self.client.query(self._path("_documents", remote_id)):
-                    url = row.get("DocumentUrl")
-                    if not url:
-                        continue
-                    items.append(
-                        RemoteComment(
-                            key=f"document:{row.get('AutoNumber')}",
-                            remote_id=str(remote_id),
-                            body=str(row.get("Description") or "A photo was added.") + f" {url}",
-                            public=bool(row.get("PubliclyAvailable")),
-                            author=row.get("RecordedBy"),
-                            image_url=url,
-                        )
-                    )
+                items.extend(self._documents_of(str(remote_id)))
             found[str(remote_id)] = items
         return found
 
-    imports_documents: ClassVar[bool] = False
+    def _comments_of(self, remote_id: str) -> list[RemoteComment]:
+        items = []
+        for row in self.client.query(self._path("_comments", remote_id)):
+            text = str(row.get("Comment") or "").strip()
+            if not text or has_hub_marker(text):  # our own notes: never echo them back
+                continue
+            items.append(
+                RemoteComment(
+                    key=f"comment:{row.get('AutoNumber')}",
+                    remote_id=remote_id,
+                    body=text,
+                    public=bool(row.get("PubliclyAvailable")),
+                    author=row.get("RecordedBy"),
+                    created_at=row.get("RecordedDate"),
+                )
+            )
+        return items
+
+    def _documents_of(self, remote_id: str) -> list[RemoteComment]:
+        items = []
+        for row in self.client.query(self._path("_documents", remote_id)):
+            url = row.get("DocumentUrl")
+            if not url:
+                continue
+            items.append(
+                RemoteComment(
+                    key=f"document:{row.get('AutoNumber')}",
+                    remote_id=remote_id,
+                    body=str(row.get("Description") or "A photo was added.") + f" {url}",
+                    public=bool(row.get("PubliclyAvailable")),
+                    author=row.get("RecordedBy"),
+                    image_url=url,
+                )
+            )
+        return items
 
 
 class LucityWorkRequestConnector(LucityConnector):
@@ -224,7 +257,7 @@ class LucityWorkRequestConnector(LucityConnector):
     def build_request(self, request: OutboundRequest) -> tuple[dict[str, Any], str]:
         requester = request.requester
         xy, coordsys = self.coordinates(request.lat, request.lng)
-        body: dict[str, Any] = {
+        mapped: dict[str, Any] = {
             "ProblemCode": request.category_remote_id,
             "CategoryCode": self.settings.category_code,
             "RequestorName1": requester.first_name,
@@ -235,17 +268,26 @@ class LucityWorkRequestConnector(LucityConnector):
             **xy,
             **_address_fields(request),
         }
-        body = {k: v for k, v in body.items() if v not in (None, "")}
-        body.update(request.custom_fields)
-        body[self.settings.external_id_property] = str(request.crm_issue_id)
-        return body, coordsys
+        return self.payload_for(request, mapped), coordsys
 
     def create_request(self, request: OutboundRequest) -> RemoteRecord:
         body, coordsys = self.build_request(request)
-        created = self.client.post_json(
-            self.client.citizen, self.client.path("citizen_create"), body, COORDSYS=coordsys
+        return self.created_record(
+            request,
+            lambda: self.client.post_json(
+                self.client.citizen, self.client.path("citizen_create"), body, COORDSYS=coordsys
+            ),
         )
-        return self.created_record(created, request)
+
+    def close_request(self, remote_id: str, note: NoteOut) -> None:
+        """The note as a comment (marked, so written once), then ``crm_close_status_code``
+        through the internal API's record PUT, unless a crew already closed it."""
+        current = self.current_record(remote_id, purpose="closing")
+        self.add_comments(remote_id, [note])
+        if not current.closed:
+            self.client.put_json(
+                self._path("", remote_id), {"StatusCode": self.settings.crm_close_status_code}
+            )
 
     def fetch_categories(self) -> list[RemoteCategory]:
         rows = self.client.query(self.client.path("problem_codes"))
@@ -312,19 +354,19 @@ class LucityWorkOrderConnector(LucityConnector):
 
     def create_request(self, request: OutboundRequest) -> RemoteRecord:
         xy, coordsys = self.coordinates(request.lat, request.lng)
-        body: dict[str, Any] = {
+        mapped: dict[str, Any] = {
             "ProblemCode": request.category_remote_id,
             "Description": request.description,
             "Address": request.reported_address,  # no secondary geocoding, by design
             **xy,
         }
-        body = {k: v for k, v in body.items() if v not in (None, "")}
-        body.update(request.custom_fields)
-        body[self.settings.external_id_property] = str(request.crm_issue_id)
-        created = self.client.post_json(
-            self.client.internal, self._path("s"), body, COORDSYS=coordsys
+        body = self.payload_for(request, mapped)
+        return self.created_record(
+            request,
+            lambda: self.client.post_json(
+                self.client.internal, self._path("s"), body, COORDSYS=coordsys
+            ),
         )
-        return self.created_record(created, request)
 
 
 def _address_fields(request: OutboundRequest) -> dict[str, Any]:

@@ -119,13 +119,42 @@ class LucitySettings(IntegrationSettings):
 class LucityWorkRequestSettings(LucitySettings):
     label: ClassVar[str] = "CentralSquare EAM (Lucity) Work Requests"
     supported_features: ClassVar[frozenset[str]] = frozenset(
-        {"sync_categories", "import_requests", "geocode", "import_comments", "import_images"}
+        {
+            "sync_categories",
+            "import_requests",
+            "geocode",
+            "import_comments",
+            "import_images",
+            "close_remote_on_crm_close",
+        }
     )
+    # Closing the remote request writes to the agency's system: they opt in.
+    features_off_by_default: ClassVar[frozenset[str]] = frozenset({"close_remote_on_crm_close"})
 
     kind: Literal["lucity-work-requests"]
     category_code: str = "SCF"
     closed_status_at_least: int = Field(950, ge=1)
     closing_messages: dict[StatusCode, Message] = Field(default_factory=dict)
+    # close_remote_on_crm_close: the status code a request gets (through a PUT
+    # of the record on the internal API, paths.request) when staff close the
+    # CRM issue; the note becomes a comment. No public source shows a status
+    # written through either API, so the code is configurable (951, "Work
+    # Order Canceled", by default); it must be a closed code
+    # (>= closed_status_at_least) so that the next poll reads it as closed.
+    crm_close_status_code: int = Field(951, ge=1)
+
+    @model_validator(mode="after")
+    def _crm_close_status_is_closed(self) -> LucityWorkRequestSettings:
+        # The default is judged only when the switch uses it, so an agency with
+        # a higher threshold is not refused for a feature it left off.
+        used = self.close_remote_on_crm_close or "crm_close_status_code" in self.model_fields_set
+        if used and self.crm_close_status_code < self.closed_status_at_least:
+            raise ValueError(
+                f"crm_close_status_code {self.crm_close_status_code} is below "
+                f"closed_status_at_least ({self.closed_status_at_least}): a request closed "
+                "from the CRM must read as closed on the next poll"
+            )
+        return self
 
 
 class LucityWorkOrderSettings(LucitySettings):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 from tests.conftest import BOUNDARIES, ORG_ID, make_app
-from tests.support import run_jobs
+from tests.support import queue_crm_poll, run_jobs
 from webapp.agency_config import ConfigError, parse_agency_config
 from webapp.extensions import db
 from webapp.models import Category, Event, SyncLink, SyncState
-from webapp.sync import categories, dispatch, importer, poll
+from webapp.sync import category_sync, importer, remote_poll
 from webapp.sync.configure import apply_config
 
 LUCITY_YAML = """\
@@ -89,7 +88,6 @@ def lucity_yaml(sims) -> str:
 
 @pytest.fixture
 def lucity_app(database_url, redis_url, sim):
-    requests.post(f"{sim.sims.lucity.url}/_sim/reset", timeout=5).raise_for_status()
     app = make_app(database_url, redis_url)
     with app.app_context():
         apply_config(parse_agency_config(lucity_yaml(sim.sims), base_dir=BOUNDARIES))
@@ -97,23 +95,6 @@ def lucity_app(database_url, redis_url, sim):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def internal(sim, path: str, **params):
-    response = requests.get(
-        f"{sim.sims.lucity_internal_url}/{path}",
-        params={"format": "json", **params},
-        auth=("crosswalk", "demo-password"),
-        timeout=5,
-    )
-    response.raise_for_status()
-    return response.json()
-
-
-def control(sim, path: str, body: dict):
-    response = requests.post(f"{sim.sims.lucity.url}/_sim/{path}", json=body, timeout=5)
-    response.raise_for_status()
-    return response.json()
 
 
 def link_of(issue_id: int) -> SyncLink:
@@ -131,7 +112,7 @@ def integration(name: str) -> int:
 
 def push(app):
     with app.app_context():
-        dispatch.enqueue_crm_poll()
+        queue_crm_poll()
         run_jobs(app)
 
 
@@ -149,14 +130,15 @@ def test_work_request_round_trip_with_projection(lucity_app, sim):
         link = link_of(issue_id)
         assert link.state == SyncState.ACKNOWLEDGED and link.remote_display_id
         auto = link.remote_id
-    record = internal(sim, f"Work/Requests.svc/{auto}")
+    requests_sim = sim.lucity_requests
+    record = requests_sim.record(auto)
     x, y = projector_for(2234).to_xy(41.3083, -72.9279)
     assert abs(record["XCoordinate"] - x) < 0.01 and abs(record["YCoordinate"] - y) < 0.01
     assert record["ProblemCode"] == "WB" and record["User20"] == str(issue_id)
     assert record["User13"] == "SCF" and record["WorkOrderUser1"] == "165 Church St, New Haven"
     assert record["Comments"].startswith("Water bubbling up")
     assert record["Street"]  # from the ArcGIS-verified address
-    documents = internal(sim, f"Work/Requests.svc/{auto}/Documents")
+    documents = requests_sim.documents(auto)
     assert [d["DocumentUrl"] for d in documents] == ["https://img.example/water.jpg"]
 
     # Comments out: RecordedBy is the commenter; the image URL in the text.
@@ -167,29 +149,23 @@ def test_work_request_round_trip_with_projection(lucity_app, sim):
         image_url="https://img.example/river.jpg",
     )
     push(lucity_app)
-    comments = internal(sim, f"Work/Requests.svc/{auto}/Comments")
+    comments = requests_sim.comments(auto)
     assert comments[-1]["RecordedBy"] == "Ada Resident"
     assert "Now it is a river. Image: https://img.example/river.jpg" in comments[-1]["Comment"]
 
     # Comments and images in: only Publicly Available ones, each once.
-    control(
-        sim, f"requests/{auto}/comments", {"Comment": "Crew dispatched.", "PubliclyAvailable": True}
-    )
-    control(
-        sim,
-        f"requests/{auto}/comments",
-        {"Comment": "Overtime approved.", "PubliclyAvailable": False},
-    )
+    requests_sim.vendor_comment(auto, "Crew dispatched.", public=True)
+    requests_sim.vendor_comment(auto, "Overtime approved.", public=False)
     with lucity_app.app_context():
-        poll.poll_integration(integration("water"))
-        poll.poll_integration(integration("water"))
+        remote_poll.poll_integration(integration("water"))
+        remote_poll.poll_integration(integration("water"))
     texts = [c["comment"] for c in sim.scf_issue(issue_id)["comments"]]
     assert texts.count("Crew dispatched.") == 1 and "Overtime approved." not in texts
 
     # Closed at a status code >= 950, with the message of that code.
-    control(sim, f"requests/{auto}", {"StatusCode": 951})
+    requests_sim.set_status(auto, 951)
     with lucity_app.app_context():
-        assert poll.poll_integration(integration("water")).closed == 1
+        assert remote_poll.poll_integration(integration("water")).closed == 1
     crm = sim.scf_issue(issue_id)
     assert crm["status"] == "Closed"
     assert crm["comments"][-1]["comment"] == "This request was canceled."
@@ -208,7 +184,7 @@ def test_private_non_internal_category_is_flagged_for_review(lucity_app, sim):
 
 def test_problem_codes_become_categories(lucity_app, sim):
     with lucity_app.app_context():
-        report = categories.sync_categories(integration("water"))
+        report = category_sync.sync_categories(integration("water"))
         names = {
             c.remote_id: c
             for c in db.session.execute(
@@ -225,18 +201,14 @@ def test_importer_reads_projected_coordinates(lucity_app, sim):
     from geo.projection import projector_for
 
     x, y = projector_for(2234).to_xy(41.3083, -72.9279)
-    control(
-        sim,
-        "requests",
-        {
-            "ProblemCode": "WB",
-            "XCoordinate": x,
-            "YCoordinate": y,
-            "Comments": "Staff-entered main break",
-            "minutes_ago": 5,
-        },
+    sim.lucity_requests.staff_create(
+        ProblemCode="WB",
+        XCoordinate=x,
+        YCoordinate=y,
+        Comments="Staff-entered main break",
+        minutes_ago=5,
     )
-    control(sim, "requests", {"ProblemCode": "WB", "Comments": "No location", "minutes_ago": 5})
+    sim.lucity_requests.staff_create(ProblemCode="WB", Comments="No location", minutes_ago=5)
     with lucity_app.app_context():
         report = importer.import_requests(integration("water"))
     assert report.imported == 1 and report.skipped == {"no coordinates": 1}
@@ -250,15 +222,15 @@ def test_work_order_create_status_messages_and_close(lucity_app, sim):
         assert link.state == SyncState.ACKNOWLEDGED
         assert link.address_source == "reported"  # no secondary geocoding for work orders
         auto = link.remote_id
-    control(sim, f"work_orders/{auto}", {"StatusCode": 200})
+    sim.lucity_orders.set_status(auto, 200)
     with lucity_app.app_context():
-        poll.poll_integration(integration("facilities"))
-        poll.poll_integration(integration("facilities"))
+        remote_poll.poll_integration(integration("facilities"))
+        remote_poll.poll_integration(integration("facilities"))
     texts = [c["comment"] for c in sim.scf_issue(issue_id)["comments"]]
     assert texts.count("A crew is working on it.") == 1
-    control(sim, f"work_orders/{auto}", {"StatusCode": 999})
+    sim.lucity_orders.set_status(auto, 999)
     with lucity_app.app_context():
-        assert poll.poll_integration(integration("facilities")).closed == 1
+        assert remote_poll.poll_integration(integration("facilities")).closed == 1
         kinds = [
             e.kind
             for e in db.session.execute(
@@ -275,11 +247,11 @@ def test_rules_on_work_request_fields(lucity_app, sim):
     push(lucity_app)
     with lucity_app.app_context():
         auto = link_of(issue_id).remote_id
-    control(sim, f"requests/{auto}", {"ProblemCode": "ILD"})
-    control(sim, f"requests/{auto}", {"StatusCode": 2})
+    sim.lucity_requests.patch(auto, ProblemCode="ILD")
+    sim.lucity_requests.set_status(auto, 2)
     with lucity_app.app_context():
-        poll.poll_integration(integration("water"))
-        poll.poll_integration(integration("water"))
+        remote_poll.poll_integration(integration("water"))
+        remote_poll.poll_integration(integration("water"))
     texts = [c["comment"] for c in sim.scf_issue(issue_id)["comments"]]
     assert texts.count("Reclassified as illegal dumping.") == 1
     assert texts.count("Assigned to a work order.") == 1
@@ -292,15 +264,11 @@ def test_work_order_comments_both_ways(lucity_app, sim):
         auto = link_of(issue_id).remote_id
     sim.resident_comment(issue_id, "Dripping on the stairs too.", name="Bo Neighbor")
     push(lucity_app)
-    comments = internal(sim, f"Work/WorkOrders.svc/{auto}/Comments")
+    comments = sim.lucity_orders.comments(auto)
     assert comments[-1]["RecordedBy"] == "Bo Neighbor"
-    control(
-        sim,
-        f"work_orders/{auto}/comments",
-        {"Comment": "Roofer booked.", "PubliclyAvailable": True},
-    )
+    sim.lucity_orders.vendor_comment(auto, "Roofer booked.", public=True)
     with lucity_app.app_context():
-        poll.poll_integration(integration("facilities"))
+        remote_poll.poll_integration(integration("facilities"))
     texts = [c["comment"] for c in sim.scf_issue(issue_id)["comments"]]
     assert "Roofer booked." in texts
     assert not any("[#" in t for t in texts)  # our own notes never come back

@@ -1,13 +1,16 @@
 """Cartegraph mapping and reply handling (HTTP mocked with `responses`)."""
 
 import json
+from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from pydantic import ValidationError
 
-from integrations.base import OutboundRequest, Requester
+from integrations.base import Credentials, NoteOut, OutboundRequest, Requester
 from integrations.cartegraph import CartegraphConnector, CartegraphSettings
+from integrations.cartegraph.client import CartegraphClient
 from integrations.errors import IntegrationConfigError, PermanentError, TransientError
 
 BASE = "https://test.example.gov/cartegraph/api/v1"
@@ -76,9 +79,9 @@ def test_missing_secret_is_named():
 
 def test_only_the_selected_environment_is_used():
     conn = CartegraphConnector(settings(environment="test"), environ=ENV)
-    assert conn.http.base_url == BASE
+    assert conn.client.http.base_url == BASE
     prod = CartegraphConnector(settings(environment="production"), environ=ENV)
-    assert prod.http.base_url == "https://cg.example.gov/cartegraph/api/v1"
+    assert prod.client.http.base_url == "https://cg.example.gov/cartegraph/api/v1"
 
 
 REQUESTERS_URL = f"{BASE}/classes/cgRequestersClass"
@@ -198,3 +201,113 @@ def test_basic_auth_is_sent():
     responses.get(CLASS_URL, json={"cgRequestsClass": [], "_metadata": {"totalCount": 0}})
     CartegraphConnector(settings(), environ=ENV).find_by_external_id(1)
     assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")
+
+
+# -- the client: envelope, paging, creates --------------------------------------------
+
+
+def client() -> CartegraphClient:
+    return CartegraphClient(settings(), Credentials("u", "p"))
+
+
+@responses.activate
+def test_client_follows_offset_paging_until_total_count():
+    for offset in (0, 2):
+        responses.get(
+            CLASS_URL,
+            match=[responses.matchers.query_param_matcher({"limit": "2", "offset": str(offset)})],
+            json={
+                "cgRequestsClass": [{"Oid": offset + 1}, {"Oid": offset + 2}][: 3 - offset],
+                "_metadata": {"totalCount": 3, "offset": offset, "limit": 2},
+            },
+        )
+    rows = client().query("cgRequestsClass", limit=2)
+    assert [r["Oid"] for r in rows] == [1, 2, 3] and len(responses.calls) == 2
+
+
+@pytest.mark.parametrize(
+    "reply, created",
+    [
+        ({"cgRequestsClass": [{"Oid": 7, "IDField": "REQ-7"}]}, [{"Oid": 7, "IDField": "REQ-7"}]),
+        ({"cgRequestsClass": [{"IDField": "REQ-7"}]}, []),  # no Oid: not usable
+        ({"Message": "Created"}, []),  # the undocumented reply says nothing
+        (["created"], []),  # not an envelope at all
+    ],
+)
+@responses.activate
+def test_client_create_returns_only_records_with_their_oid(reply, created):
+    responses.post(CLASS_URL, json=reply)
+    assert client().create("cgRequestsClass", [{"IssueField": "Pothole"}]) == created
+    assert json.loads(responses.calls[0].request.body) == {
+        "cgRequestsClass": [{"IssueField": "Pothole"}]
+    }
+
+
+# -- closing from the CRM --------------------------------------------------------------
+
+
+def record_reply(status="Open", comments=""):
+    return {
+        "cgRequestsClass": [{"Oid": 9, "StatusField": status, "CommentsField": comments}],
+        "_metadata": {"totalCount": 1, "offset": 0, "limit": 1},
+    }
+
+
+NOTE = NoteOut(
+    key="close-1", body="Closed in SeeClickFix.", author="Staff", created_at=datetime(2026, 3, 4, 9)
+)
+
+
+@responses.activate
+def test_close_request_sets_the_status_and_appends_the_note_in_one_update():
+    responses.get(CLASS_URL, json=record_reply(comments="Earlier note [#a]"))
+    responses.put(CLASS_URL, json={"cgRequestsClass": []})
+    conn = CartegraphConnector(settings(close_remote_on_crm_close=True), environ=ENV)
+    conn.close_request("9", NOTE)
+    sent = json.loads(responses.calls[1].request.body)["cgRequestsClass"]
+    assert sent == [
+        {
+            "Oid": 9,
+            "CommentsField": "Earlier note [#a]\nStaff, 2026-03-04 09:00: Closed in SeeClickFix. "
+            "[#close-1]",
+            "StatusField": "Closed",
+        }
+    ]
+
+
+@responses.activate
+def test_close_request_retry_writes_nothing_and_a_crew_status_stays():
+    responses.get(CLASS_URL, json=record_reply("Done", "x [#close-1]"))
+    conn = CartegraphConnector(
+        settings(closed_statuses=["Closed", "Done"], close_remote_on_crm_close=True), environ=ENV
+    )
+    conn.close_request("9", NOTE)
+    assert [c.request.method for c in responses.calls] == ["GET"]
+
+
+@responses.activate
+def test_close_request_of_an_unknown_request_is_permanent():
+    responses.get(CLASS_URL, json={"cgRequestsClass": [], "_metadata": {"totalCount": 0}})
+    with pytest.raises(PermanentError, match="not found for closing"):
+        CartegraphConnector(settings(), environ=ENV).close_request("9", NOTE)
+
+
+def test_closing_from_the_crm_is_supported_but_off_until_configured():
+    assert settings().close_remote_on_crm_close is False
+    assert settings(close_remote_on_crm_close=True).feature("close_remote_on_crm_close")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"crm_close_status": "Finished"},  # explicit: always judged
+        {"closed_statuses": ["Done"], "close_remote_on_crm_close": True},  # default, in use
+    ],
+)
+def test_crm_close_status_must_be_a_closed_status(overrides):
+    with pytest.raises(ValidationError, match="crm_close_status .* is not one of closed_statuses"):
+        settings(**overrides)
+
+
+def test_unused_default_close_status_is_not_judged():
+    assert settings(closed_statuses=["Done"]).crm_close_status == "Closed"

@@ -1,4 +1,4 @@
-"""Building Cartegraph filter expressions safely.
+"""The Cartegraph ``filter=`` query syntax: building expressions safely.
 
 The grammar names fields in brackets without their ``Field`` suffix
 (``[Status] is equal to "Open"``) and quotes strings with ``"``. User text is
@@ -17,6 +17,7 @@ def field_ref(field_name: str) -> str:
 
 
 def literal(value: object) -> str:
+    """A filter literal: numbers and booleans bare, text quoted with ``"`` escaped."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -26,9 +27,11 @@ def literal(value: object) -> str:
 
 
 def equals(field_name: str, value: object) -> str:
+    """``([Field] is equal to <value>)``."""
     return f"({field_ref(field_name)} is equal to {literal(value)})"
 
 
 def is_in(field_name: str, values: Iterable[object]) -> str:
+    """``([Field] in (<v1>,<v2>))``: one query for a whole batch of ids."""
     items = ",".join(literal(v) for v in values)
     return f"({field_ref(field_name)} in ({items}))"
