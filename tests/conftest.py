@@ -1,9 +1,17 @@
-"""Fixtures shared by the suite: the simulators on loopback, a database per
-backend (SQLite file, PostgreSQL database), real Redis, and the app on them."""
+"""Fixtures shared by the suite: the simulators on loopback, a database
+(SQLite; PostgreSQL too for tests marked ``both_databases``), real Redis, and
+the app on them.
+
+Markers are applied here, so a subset runs without a server:
+``pytest -m "not postgres"`` skips every PostgreSQL run, ``-m "not redis"``
+every test that needs the Redis server.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,65 +47,22 @@ SECRETS = {
     "LUCITY_PASSWORD": "demo-password",
 }
 
-AGENCY_YAML = """\
-agency:
-  name: City of New Haven
-  boundary: new_haven.geojson
-crm:
-  kind: seeclickfix
-  base_url: {scf}
-  organization_id: {org}
-  token_env: SCF_TOKEN
-  webhook_secret_env: SCF_WEBHOOK_SECRET
-  poll_interval: 60
-geocoder:
-  url: {arcgis}
-  timeout: 2
-integrations:
-  - name: public-works
-    kind: cartegraph
-    environment: test
-    endpoints:
-      test: {cartegraph}
-      production: http://127.0.0.1:9/production-must-never-be-called
-    username_env: CG_USER
-    password_env: CG_PASSWORD
-    timeout: 3
-    import_comments: true
-    rules:
-      - field: TasksField
-        op: ">="
-        value: 1
-        message: "A work task has been created."
-        categories: [Pothole]
-      - field: StatusField
-        op: changes from
-        from: Open
-        value: In Progress
-        message: "A crew is on the way."
-    question_keys: {{"143": FirstNameField, "142": LastNameField}}
-    acknowledgment_message: "Your request has been received by Public Works."
-    closing_message: "Public Works has completed this request."
-    categories:
-      - remote_id: Pothole
-        crm_request_type_id: 122
-        acknowledgment_message: "A crew will inspect this pothole."
-        closing_message: "The pothole has been patched."
-        custom_fields:
-          PriorityField: Normal
-          DepthField: {{answer_of: "142"}}
-          ReportedOnField: {{from: reported_address}}
-      - remote_id: Streetlight Out
-        crm_request_type_id: 123
-"""
+AGENCY_FILES = Path(__file__).parent / "data" / "agency"
 
 
-def agency_yaml(sims) -> str:
-    return AGENCY_YAML.format(
-        scf=sims.scf_base_url,
-        org=ORG_ID,
-        arcgis=sims.arcgis_url,
-        cartegraph=sims.cartegraph_base_url,
+def agency_yaml(sims, name: str = "new_haven.yaml") -> str:
+    """A fixture agency file (tests/data/agency) pointed at the running simulators."""
+    return (
+        (AGENCY_FILES / name)
+        .read_text()
+        .format(
+            scf=sims.scf_base_url,
+            org=ORG_ID,
+            arcgis=sims.arcgis_url,
+            cartegraph=sims.cartegraph_base_url,
+            lucity=sims.lucity_base_url,
+            internal=sims.lucity_internal_url,
+        )
     )
 
 
@@ -153,7 +118,28 @@ def postgres_database() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """SQLite for every test that takes ``database_url``; PostgreSQL as well for
+    the tests where persistence matters (migrations, locking, JSON columns,
+    NULL ordering, concurrency): those are marked ``both_databases``."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    params: list = ["sqlite"]
+    if metafunc.definition.get_closest_marker("both_databases"):
+        params.append(pytest.param("postgresql", marks=pytest.mark.postgres))
+    metafunc.parametrize("database_url", params, indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "redis_url" in names or "redis_session_url" in names:
+            item.add_marker(pytest.mark.redis)
+        if "postgres_database" in names:
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture
 def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'crosswalk.db'}"
@@ -204,8 +190,15 @@ def redis_url(redis_session_url: str) -> str:
 
 
 def make_app(database_url: str, redis_url: str | None, **config):
+    """The app on ``database_url``, migrated and empty.
+
+    Migrating costs far more than copying: a SQLite database starts as a copy
+    of one migrated once per session, and a PostgreSQL database is migrated
+    once and emptied for each test."""
     from webapp.config import database_url as normalise
 
+    if database_url.startswith("sqlite:///"):
+        shutil.copyfile(_migrated_sqlite_template(), database_url.removeprefix("sqlite:///"))
     app = create_app(
         {
             "TESTING": True,
@@ -217,20 +210,35 @@ def make_app(database_url: str, redis_url: str | None, **config):
             **config,
         }
     )
-    with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
-        _empty_tables()
+    if not database_url.startswith("sqlite:///"):
+        with app.app_context():
+            if database_url not in _MIGRATED:
+                upgrade(directory=app.extensions["migrate"].directory)
+                _MIGRATED.add(database_url)
+            _empty_tables()
     return app
 
 
 def _empty_tables() -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     db.session.commit()
+
+
+_MIGRATED: set[str] = set()
+_TEMPLATE: list[Path] = []
+
+
+def _migrated_sqlite_template() -> Path:
+    """A SQLite database built by the migrations, once per test process."""
+    if not _TEMPLATE:
+        path = Path(tempfile.mkdtemp(prefix="crosswalk-template-")) / "migrated.db"
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+        with app.app_context():
+            upgrade(directory=app.extensions["migrate"].directory)
+            db.engine.dispose()
+        _TEMPLATE.append(path)
+    return _TEMPLATE[0]
 
 
 @pytest.fixture

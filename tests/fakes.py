@@ -33,20 +33,36 @@ from integrations.settings import FEATURE_SWITCHES, IntegrationSettings
 
 
 class Faults:
-    """``fail("create_request", exc)`` makes the next call of that method raise."""
+    """``fail("create_request", exc)`` makes the next call of that method raise
+    before it does anything; ``lose_reply("create_request", exc)`` makes it do
+    its work and then raise (the vendor applied it, the reply was lost)."""
 
     def __init__(self) -> None:
         self.pending: dict[str, list[BaseException]] = {}
+        self.lost: dict[str, list[BaseException]] = {}
         self.calls: list[tuple[str, tuple]] = []
 
     def fail(self, method: str, exc: BaseException, times: int = 1) -> None:
         self.pending.setdefault(method, []).extend([exc] * times)
+
+    def lose_reply(self, method: str, exc: BaseException, times: int = 1) -> None:
+        self.lost.setdefault(method, []).extend([exc] * times)
 
     def called(self, method: str, *args: Any) -> None:
         self.calls.append((method, args))
         queue = self.pending.get(method)
         if queue:
             raise queue.pop(0)
+
+    def answered(self, method: str) -> None:
+        """End of a call that took effect: raise a lost reply, if one is due."""
+        queue = self.lost.get(method)
+        if queue:
+            raise queue.pop(0)
+
+    def args_of(self, method: str) -> list[tuple]:
+        """The arguments of every call of ``method``, in order."""
+        return [args for name, args in self.calls if name == method]
 
     def count(self, method: str) -> int:
         return sum(1 for name, _ in self.calls if name == method)
@@ -129,6 +145,7 @@ class FakeConnector(Connector):
             Requester=request.requester.email,
             **request.custom_fields,
         )
+        self.remote.answered("create_request")
         return self.to_record(remote_id)
 
     def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
@@ -143,11 +160,13 @@ class FakeConnector(Connector):
         written = self.remote.notes.setdefault(remote_id, [])
         keys = {n.key for n in written}
         written.extend(n for n in notes if n.key not in keys)
+        self.remote.answered("add_comments")
 
     def close_request(self, remote_id: str, note: NoteOut) -> None:
         self.remote.called("close_request", remote_id, note)
         self.add_comments(remote_id, [note])
         self.remote.set(remote_id, Status=self.settings.closed_statuses[0])
+        self.remote.answered("close_request")
 
     def fetch_comments(self, remote_ids: Sequence[str]) -> dict[str, list[RemoteComment]]:
         self.remote.called("fetch_comments", tuple(remote_ids))
@@ -192,6 +211,8 @@ class FakeCrm(Faults):
         self._ids = itertools.count(5001)
         self._comment_ids = itertools.count(90001)
         self._clock = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+        # (count, exc): the issue listing raises ``exc`` after ``count`` issues.
+        self.listing_fault: tuple[int, BaseException] | None = None
 
     def tick(self) -> str:
         """A strictly later update time (the CRM's clock)."""
@@ -219,8 +240,22 @@ class FakeCrm(Faults):
         }
         return issue_id
 
+    def advance(self, seconds: float) -> None:
+        """Let the CRM's clock run on (beyond the poll's overlap, say)."""
+        self._clock += timedelta(seconds=seconds)
+
     def update(self, issue_id: int, **fields: Any) -> None:
         self.issues[issue_id].update(fields, updated_at=self.tick())
+
+    def staff_close(self, issue_id: int) -> None:
+        """Agency staff close the issue in the CRM (not the integration user)."""
+        self.update(issue_id, status="Closed")
+        self.issues[issue_id]["closed_at"] = self.issues[issue_id]["updated_at"]
+
+    def reopen(self, issue_id: int) -> None:
+        """The resident reopens a closed issue."""
+        self.update(issue_id, status="Open")
+        self.issues[issue_id]["reopened_at"] = self.issues[issue_id]["updated_at"]
 
     def resident_comment(self, issue_id: int, text: str, name: str = "Ada Resident") -> None:
         self._comment(issue_id, text, name)
@@ -244,13 +279,30 @@ class FakeCrm(Faults):
         return [c["comment"] for c in self.issues[issue_id]["comments"]]
 
     # -- the client's interface ------------------------------------------------
-    def iter_updated_issues(self, updated_after: datetime | None) -> Iterator[CrmIssue]:
+    def fail_listing_after(self, count: int, exc: BaseException) -> None:
+        """The next listing yields ``count`` issues, then raises ``exc`` (a bad page)."""
+        self.listing_fault = (count, exc)
+
+    def iter_updated_issues(self, updated_after: datetime | None) -> Iterator[CrmIssue | Exception]:
+        """Like the real client: oldest first, and a malformed issue is yielded
+        as its parse error instead of stopping the listing."""
         self.called("iter_updated_issues", updated_after)
+        fault, self.listing_fault = self.listing_fault, None
         rows = sorted(self.issues.values(), key=lambda r: (r["updated_at"], r["id"]))
+        yielded = 0
         for raw in rows:
             updated = datetime.fromisoformat(raw["updated_at"].replace("Z", "+00:00"))
-            if updated_after is None or updated >= updated_after:
+            if updated_after is not None and updated < updated_after:
+                continue
+            if fault is not None and yielded == fault[0]:
+                raise fault[1]
+            try:
                 yield parse_issue(raw)
+            except ValueError as exc:
+                yield exc
+            yielded += 1
+        if fault is not None:  # fewer issues than ``count``: the last page errs
+            raise fault[1]
 
     def get_issue(self, issue_id: int) -> CrmIssue:
         self.called("get_issue", issue_id)
@@ -275,15 +327,20 @@ class FakeCrm(Faults):
 
     def acknowledge(self, issue_id: int, comment: str) -> dict[str, Any]:
         self.called("acknowledge", issue_id, comment)
-        return self._transition(issue_id, "Acknowledged", comment)
+        self._transition(issue_id, "Acknowledged", comment)
+        self.answered("acknowledge")
+        return {}
 
     def close(self, issue_id: int, comment: str) -> dict[str, Any]:
         self.called("close", issue_id, comment)
-        return self._transition(issue_id, "Closed", comment)
+        self._transition(issue_id, "Closed", comment)
+        self.answered("close")
+        return {}
 
     def add_comment(self, issue_id: int, comment: str) -> dict[str, Any]:
         self.called("add_comment", issue_id, comment)
         self._comment(issue_id, comment, self.integration_user)
+        self.answered("add_comment")
         return {}
 
     def _transition(self, issue_id: int, status: str, comment: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from tests.conftest import CG_PASSWORD, CG_USER
@@ -25,6 +26,7 @@ def remote_oid(sim, name: str) -> int:
     return next(r["Oid"] for r in sim.cg_records(ISSUES) if r["IssueField"] == name)
 
 
+@pytest.mark.both_databases
 def test_sync_adds_links_and_flags_categories(app, sim):
     sim.create_issue(request_type_id=124, summary="Tag on the bridge")  # CRM type "Graffiti"
     with app.app_context():

@@ -54,6 +54,7 @@ def test_db_upgrade_works_from_any_directory(tmp_path):
     engine.dispose()
 
 
+@pytest.mark.both_databases
 def test_config_load_refuses_a_bad_file_and_changes_nothing(env, database_url, sim, tmp_path):
     good = agency_yaml(sim.sims)
     bad = good.replace(sim.sims.cartegraph_base_url, "not-a-url")
@@ -128,6 +129,7 @@ def test_worker_needs_redis(env, tmp_path):
     assert "REDIS_URL" in result.stderr
 
 
+@pytest.mark.both_databases
 def test_separate_worker_process_does_the_work(env, database_url, redis_url, sim, tmp_path):
     """Production shape: the CLI enqueues on real Redis, a `crosswalk worker` does it."""
     path = write_agency_file(tmp_path, sim.sims)

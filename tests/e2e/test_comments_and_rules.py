@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import requests
 
 from tests.support import queue_crm_poll, run_jobs
@@ -38,6 +39,7 @@ def poll_now(app) -> remote_poll.RemotePollReport:
         return remote_poll.poll_integration(integration_id)
 
 
+@pytest.mark.both_databases
 def test_public_crm_comments_are_appended_in_order_with_names(app, sim):
     issue_id, record = acknowledged_issue(app, sim)
     sim.resident_comment(issue_id, "It got bigger overnight.", name="Ada Resident")
@@ -133,6 +135,7 @@ def test_public_remote_comments_are_imported_once_and_never_echoed(app, sim):
     assert "Crew scheduled" not in text  # ...and is never sent back to Cartegraph
 
 
+@pytest.mark.both_databases
 def test_rule_fires_once_per_becoming_true(app, sim):
     issue_id, record = acknowledged_issue(app, sim)
     sim.cg_patch(record["Oid"], TasksField=1)
@@ -194,6 +197,7 @@ def test_rule_naming_a_missing_field_is_a_configuration_error(app, sim):
         )
 
 
+@pytest.mark.both_databases
 def test_closed_then_reopened_in_the_crm_resumes_sync(app, sim):
     issue_id, record = acknowledged_issue(app, sim)
     sim.cg_patch(record["Oid"], StatusField="Closed")

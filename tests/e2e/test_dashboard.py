@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.support import queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import SyncLink, SyncState
@@ -13,6 +15,7 @@ def count_of(html: str, state: str) -> int:
     return int(re.search(rf'data-state="{state}">(\d+)<', html).group(1))
 
 
+@pytest.mark.both_databases
 def test_overview_list_and_timeline(app, client, sim):
     issue_id = sim.create_issue()["id"]
     sim.create_issue(request_type_id=125, summary="Loud music")
@@ -45,6 +48,7 @@ def test_bad_filters_and_unknown_issue(client):
     assert client.get("/issues/424242").status_code == 404
 
 
+@pytest.mark.both_databases
 def test_failed_issue_shows_reason_and_retry_requeues(app, client, sim):
     issue_id = sim.create_issue()["id"]
     sim.fault(

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
+import pytest
+
 from integrations.cartegraph import CartegraphConnector
+from tests.conftest import BOUNDARIES, agency_yaml
 from tests.support import queue_crm_poll, run_jobs
+from webapp.agency_config import parse_agency_config
 from webapp.extensions import db
 from webapp.models import Event, SyncLink, SyncState
 from webapp.sync import crm_poll, ingest, push, remote_poll, sweep
+from webapp.sync.configure import apply_config
 from workers.rq_workers import CrosswalkWorker, build_worker
 
 
@@ -95,6 +100,7 @@ def test_lost_create_reply_is_adopted_not_duplicated(app, sim):
     assert len(records) == 1
 
 
+@pytest.mark.both_databases
 def test_worker_killed_between_create_and_storing_the_id(app, sim, tmp_path, monkeypatch):
     """A forked work horse dies right after the remote create; the retry adopts."""
     issue_id = sim.create_issue()["id"]
@@ -128,6 +134,7 @@ def test_worker_killed_between_create_and_storing_the_id(app, sim, tmp_path, mon
     assert len(records) == 1
 
 
+@pytest.mark.both_databases
 def test_one_failing_issue_does_not_stop_the_poll(app, sim):
     first = sim.create_issue()["id"]
     second = sim.create_issue(summary="Second pothole")["id"]
@@ -151,24 +158,23 @@ def test_one_failing_issue_does_not_stop_the_poll(app, sim):
     assert sim.scf_issue(second)["status"] == "Closed"
 
 
-def test_poll_is_one_query_per_batch_of_100(app, sim):
-    for i in range(230):
+def test_poll_is_one_query_per_batch(app, sim):
+    """batch_size (100 by default; 10 here, to keep the test fast) ids per query."""
+    for i in range(23):
         sim.create_issue(summary=f"Pothole {i}")
     with app.app_context():
+        text = agency_yaml(sim.sims).replace(
+            "    timeout: 3\n", "    timeout: 3\n    batch_size: 10\n"
+        )
+        apply_config(parse_agency_config(text, base_dir=BOUNDARIES))
         queue_crm_poll()
         run_jobs(app)
-        assert (
-            db.session.execute(
-                db.select(db.func.count())
-                .select_from(SyncLink)
-                .where(SyncLink.state == SyncState.ACKNOWLEDGED)
-            ).scalar_one()
-            == 230
-        )
+        acknowledged = db.select(db.func.count()).where(SyncLink.state == SyncState.ACKNOWLEDGED)
+        assert db.session.execute(acknowledged).scalar_one() == 23
         requests_before = len(sim.calls("cg"))
         integration_id = db.session.execute(db.select(SyncLink.integration_id)).scalars().first()
         report = remote_poll.poll_integration(integration_id)
-    assert (report.polled, report.batches) == (230, 3)
+    assert (report.polled, report.batches) == (23, 3)
     calls = sim.calls("cg")[requests_before:]
     paths = sorted(c["path"].rsplit("/", 1)[-1] for c in calls)
     # One filtered query per batch for the records, one for their public comments.
@@ -200,6 +206,7 @@ def test_enqueue_is_deduplicated_by_job_id(app, sim):
         assert app.task_queue.depth() == 1
 
 
+@pytest.mark.both_databases
 def test_one_poisoned_issue_does_not_stop_the_crm_poll(app, sim, monkeypatch):
     good = sim.create_issue(summary="Fine")["id"]
     poisoned = sim.create_issue(summary="Poison")["id"]

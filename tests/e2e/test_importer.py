@@ -31,6 +31,7 @@ def integration_id() -> int:
     return db.session.execute(db.select(Category.integration_id)).scalars().first()
 
 
+@pytest.mark.both_databases
 def test_import_inside_the_boundary_skip_the_rest(app, sim):
     good = staff_request(sim)
     staff_request(sim, lat=None, long=None)

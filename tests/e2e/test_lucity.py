@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BOUNDARIES, ORG_ID, make_app
+from tests.conftest import BOUNDARIES, agency_yaml, make_app
 from tests.support import queue_crm_poll, run_jobs
 from webapp.agency_config import ConfigError, parse_agency_config
 from webapp.extensions import db
@@ -12,78 +12,9 @@ from webapp.models import Category, Event, SyncLink, SyncState
 from webapp.sync import category_sync, importer, remote_poll
 from webapp.sync.configure import apply_config
 
-LUCITY_YAML = """\
-agency:
-  name: City of New Haven
-  boundary: new_haven.geojson
-crm:
-  kind: seeclickfix
-  base_url: {scf}
-  organization_id: {org}
-  token_env: SCF_TOKEN
-  webhook_secret_env: SCF_WEBHOOK_SECRET
-geocoder:
-  url: {arcgis}
-integrations:
-  - name: water
-    kind: lucity-work-requests
-    environment: test
-    endpoints:
-      test: {lucity}
-      production: http://127.0.0.1:9/LucityCitizenRestAPI
-    internal_endpoints:
-      test: {internal}
-      production: http://127.0.0.1:9/LucityWebAPI
-    username_env: LUCITY_USER
-    password_env: LUCITY_PASSWORD
-    srid: 2234
-    timezone: America/New_York
-    category_code: SCF
-    closed_status_at_least: 950
-    closing_messages: {{"999": "The work is complete.", "951": "This request was canceled."}}
-    import_comments: true
-    rules:
-      - field: ProblemDescription
-        op: changes from
-        from: Trash Pickup
-        value: Illegal Dumping
-        message: "Reclassified as illegal dumping."
-      - field: StatusCode
-        op: "="
-        value: 2
-        message: "Assigned to a work order."
-    categories:
-      - remote_id: TRP
-        crm_request_type_id: 124
-      - remote_id: WB
-        crm_request_type_id: 123
-        custom_fields: {{User13: "SCF", WorkOrderUser1: {{from: reported_address}}}}
-  - name: facilities
-    kind: lucity-work-orders
-    environment: test
-    endpoints:
-      test: {lucity}
-    internal_endpoints:
-      test: {internal}
-    username_env: LUCITY_USER
-    password_env: LUCITY_PASSWORD
-    srid: 2234
-    close_at_status: [998, 999]
-    status_messages: {{"200": "A crew is working on it.", "999": "Facilities closed this."}}
-    categories:
-      - remote_id: FAC
-        crm_request_type_id: 126
-"""
-
 
 def lucity_yaml(sims) -> str:
-    return LUCITY_YAML.format(
-        scf=sims.scf_base_url,
-        org=ORG_ID,
-        arcgis=sims.arcgis_url,
-        lucity=sims.lucity_base_url,
-        internal=sims.lucity_internal_url,
-    )
+    return agency_yaml(sims, "lucity.yaml")
 
 
 @pytest.fixture
@@ -116,6 +47,7 @@ def push(app):
         run_jobs(app)
 
 
+@pytest.mark.both_databases
 def test_work_request_round_trip_with_projection(lucity_app, sim):
     from geo.projection import projector_for
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -10,6 +11,7 @@ from tests.conftest import make_app
 from webapp.extensions import db
 
 
+@pytest.mark.both_databases
 def test_migrations_match_the_models(database_url):
     app = make_app(database_url, None)
     with app.app_context(), db.engine.connect() as connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from tests.support import queue_crm_poll, run_jobs
@@ -79,6 +80,7 @@ def test_missing_required_answer_is_a_recorded_error(app, sim):
     assert sim.cg_records() == []
 
 
+@pytest.mark.both_databases
 def test_reverse_geocoding_is_cached_by_rounded_coordinates(app, sim):
     sim.create_issue(lat=41.308301, lng=-72.927901)
     sim.create_issue(lat=41.308302, lng=-72.927902)  # the same spot, 0.2 m away

@@ -3,6 +3,8 @@ close — over real HTTP to the simulators, real Redis, SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import Comment, Event, Issue, SyncLink, SyncState
@@ -22,6 +24,7 @@ def link_of(issue_id: int) -> SyncLink:
     return db.session.execute(db.select(SyncLink).where(SyncLink.issue_id == issue_id)).scalar_one()
 
 
+@pytest.mark.both_databases
 def test_issue_round_trips_open_acknowledged_closed(app, sim):
     created = sim.create_issue(
         answers={"142": "DEEP"},

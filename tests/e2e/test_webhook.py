@@ -55,6 +55,7 @@ def test_signed_webhook_is_stored_then_pushed(app, client, sim):
     assert sim.scf_issue(issue["id"])["status"] == "Acknowledged"
 
 
+@pytest.mark.both_databases
 def test_comment_event_stores_the_comment(app, client, sim):
     issue = sim.scf_issue(sim.create_issue()["id"])
     comment = {

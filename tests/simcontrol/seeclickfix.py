@@ -51,6 +51,17 @@ class SeeClickFixControl(SimulatorControl):
     def resident_reopen(self, issue_id: int) -> dict:
         return self._sim("POST", f"issues/{issue_id}/reopen")
 
+    def staff_close(self, issue_id: int, comment: str) -> dict:
+        """Agency staff close the issue in the CRM (its organization API, as
+        the back office does), not Crosswalk."""
+        response = requests.post(
+            f"{self.api_url}/issues/{issue_id}/close",
+            json={"comment": comment},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=TIMEOUT,
+        )
+        return checked(response)
+
     def issue(self, issue_id: int) -> dict:
         """The issue with details (comments, questions), as the organization API shows it."""
         response = requests.get(

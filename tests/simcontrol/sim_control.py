@@ -71,6 +71,9 @@ class SimControl:
     def scf_issue(self, issue_id: int) -> dict:
         return self.seeclickfix.issue(issue_id)
 
+    def staff_close(self, issue_id: int, comment: str = "Duplicate of another report.") -> dict:
+        return self.seeclickfix.staff_close(issue_id, comment)
+
     # -- Cartegraph ---------------------------------------------------------------
     def cg_comment(
         self, oid: int | str, text: str, *, public: bool, author: str = "Crew 4"

@@ -165,7 +165,7 @@ def test_defaults(tmp_path):
     assert config.source_path == Path("<string>")
     assert config.crm.poll_interval == 60
     assert config.crm.archive_after_days == 14
-    assert config.crm.per_page == 100
+    assert config.crm.per_page == 20
     assert config.crm.webhook_secret_env is None
     assert config.geocoder == GeocoderSettings()
     assert config.geocoder.url == DEFAULT_GEOCODER_URL

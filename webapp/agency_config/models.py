@@ -58,7 +58,9 @@ class CrmSettings(StrictModel):
     webhook_secret_env: EnvVarName | None = None
     poll_interval: int = Field(60, ge=10, le=86400)
     archive_after_days: int = Field(14, ge=1, le=365)
-    per_page: int = Field(100, ge=1, le=100)
+    # SeeClickFix allows 100 per page, but 20 when issue details are asked for,
+    # and the poll always asks for them: the client sends at most 20.
+    per_page: int = Field(20, ge=1, le=100)
 
 
 class GeocoderSettings(StrictModel):

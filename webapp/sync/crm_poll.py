@@ -42,8 +42,9 @@ def poll_crm() -> CrmPollReport:
     cursor = cursors.cursor(CURSOR_KEY)
     cursor.last_started_at = utcnow()
     db.session.commit()
-    since = datetime.fromisoformat(cursor.cursor) - POLL_OVERLAP if cursor.cursor else None
-    newest = since
+    stored = datetime.fromisoformat(cursor.cursor) if cursor.cursor else None
+    since = stored - POLL_OVERLAP if stored else None
+    newest = stored  # a poll that reads nothing leaves the cursor where it was
     hold: datetime | None = None  # the cursor must not pass an issue we failed to store
     try:
         client = vendors.crm_client()
@@ -74,17 +75,23 @@ def poll_crm() -> CrmPollReport:
         db.session.rollback()
         cursor = cursors.cursor(CURSOR_KEY)
         cursor.last_error, cursor.last_error_at = str(exc), utcnow()
-        if newest is not None:
-            cursor.cursor = newest.isoformat()
+        if (position := _next_position(newest, hold)) is not None:
+            cursor.cursor = position.isoformat()
         events.record("crm_poll_failed", str(exc), level="error")
         db.session.commit()
         raise
     cursor = cursors.cursor(CURSOR_KEY)
-    if hold is not None and (newest is None or hold < newest):
-        newest = hold - timedelta(microseconds=1)
-    if newest is not None:
-        cursor.cursor = newest.isoformat()
+    if (position := _next_position(newest, hold)) is not None:
+        cursor.cursor = position.isoformat()
     cursor.last_success_at = utcnow()
     cursor.last_error = None
     db.session.commit()
     return report
+
+
+def _next_position(newest: datetime | None, hold: datetime | None) -> datetime | None:
+    """Where the next poll starts: the newest update stored, but never past an
+    issue that failed to store (just before it, so it is read again)."""
+    if hold is not None and (newest is None or hold <= newest):
+        return hold - timedelta(microseconds=1)
+    return newest

@@ -84,6 +84,7 @@ def push_link(link_id: int) -> SyncLink:
             if link.remote_id is None:
                 create_remote(ctx)
             if link.crm_acknowledged_at is None:
+                link_back(ctx)
                 acknowledge_crm(link, ctx.crm, ctx.settings)
             else:  # acknowledged by an earlier attempt that died before its state was saved
                 lifecycle.move(link, SyncState.ACKNOWLEDGED, "acknowledged", "sync resumed")
@@ -136,15 +137,55 @@ def _store_remote(link: SyncLink, record: RemoteRecord) -> None:
     lifecycle.mark_done(link, lifecycle.CREATE_REMOTE)
 
 
+ACKNOWLEDGED_CRM_STATUSES = ("Acknowledged", "Closed", "Archived")
+CLOSED_CRM_STATUSES = ("Closed", "Archived")
+
+
+def crm_shows(
+    crm: SeeClickFixClient, issue_id: int, statuses: tuple[str, ...], message: str
+) -> bool:
+    """Whether the CRM issue already shows a leg that is in doubt as applied:
+    one of ``statuses``, and ``message`` among the comments posted since the
+    issue was last reopened (the CRM's own clock on both sides).
+
+    Asked only when a leg was sent before without a recorded answer: the
+    vendor may have applied it and lost the reply, and the resident must not
+    read the same message twice."""
+    issue = crm.get_issue(issue_id)
+    if issue.status not in statuses:
+        return False
+    since = issue.reopened_at
+    wanted = message.strip()
+    return any(
+        comment.body.strip() == wanted
+        and (since is None or comment.created_at is None or comment.created_at >= since)
+        for comment in issue.comments or ()
+    )
+
+
 def acknowledge_crm(link: SyncLink, crm: SeeClickFixClient, settings: IntegrationSettings) -> None:
     """The acknowledge leg: the resident reads the category's (or the
     integration's) acknowledgment; the link is then synced and polled."""
     message = messages.acknowledgment_message(settings, link.category)
-    lifecycle.intend(link, lifecycle.ACKNOWLEDGE_CRM)
-    crm.acknowledge(link.issue_id, message)
+    detail = message
+    if lifecycle.in_doubt(link, lifecycle.ACKNOWLEDGE_CRM) and crm_shows(
+        crm, link.issue_id, ACKNOWLEDGED_CRM_STATUSES, message
+    ):
+        detail = f"{message} (already in the CRM: sent before, its reply was lost)"
+    else:
+        lifecycle.intend(link, lifecycle.ACKNOWLEDGE_CRM)
+        crm.acknowledge(link.issue_id, message)
     lifecycle.mark_done(link, lifecycle.ACKNOWLEDGE_CRM)
     link.issue.status = "Acknowledged"
-    lifecycle.move(link, SyncState.ACKNOWLEDGED, "acknowledged", message)
+    lifecycle.move(link, SyncState.ACKNOWLEDGED, "acknowledged", detail)
+
+
+def link_back(ctx: PushContext) -> None:
+    """An imported request carries the CRM issue id, so both sides point at
+    each other. The importer writes it; if that failed, the push writes it
+    again (an idempotent update) before acknowledging."""
+    if ctx.link.origin == "remote" and ctx.link.remote_id is not None:
+        ctx.connector.set_external_id(ctx.link.remote_id, ctx.issue.id)
 
 
 def push_notes(ctx: PushContext) -> int:

@@ -26,6 +26,7 @@ from ..models import (
 )
 from ..models import Rule as RuleRow
 from . import cursors, events, lifecycle, messages, vendors
+from .push import CLOSED_CRM_STATUSES, crm_shows
 from .rules import Rule, RuleError, evaluate_rules
 
 
@@ -285,12 +286,18 @@ def close_crm(ctx: PollContext, link: SyncLink, record: RemoteRecord) -> None:
     message = ctx.connector.closing_message_for(record) or messages.closing_message(
         ctx.settings, link.category
     )
-    lifecycle.intend(link, lifecycle.CLOSE_CRM)
-    ctx.crm.close(link.issue_id, message)
+    detail = message
+    if lifecycle.in_doubt(link, lifecycle.CLOSE_CRM) and crm_shows(
+        ctx.crm, link.issue_id, CLOSED_CRM_STATUSES, message
+    ):
+        detail = f"{message} (already in the CRM: sent before, its reply was lost)"
+    else:
+        lifecycle.intend(link, lifecycle.CLOSE_CRM)
+        ctx.crm.close(link.issue_id, message)
     lifecycle.mark_done(link, lifecycle.CLOSE_CRM)
     link.last_synced_at = utcnow()
     link.issue.status = "Closed"
-    lifecycle.move(link, SyncState.CLOSED, "closed", message)
+    lifecycle.move(link, SyncState.CLOSED, "closed", detail)
 
 
 def _archive(integration: Integration, days: int) -> int:
@@ -377,11 +384,6 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
             posts_to_crm.append(link)
         else:
             local_only.append(link)
-    if untouched:
-        # One statement for the many links that did not change, not a commit each.
-        db.session.execute(
-            db.update(SyncLink).where(SyncLink.id.in_(untouched)).values(last_polled_at=utcnow())
-        )
     if local_only:
         try:
             for link in local_only:
@@ -392,6 +394,12 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
             # Something in the batch is poisoned: redo it link by link to find it.
             db.session.rollback()
             posts_to_crm = local_only + posts_to_crm
+    if untouched:
+        # One statement for the many links that did not change, not a commit
+        # each (after the batch above, whose rollback must not undo it).
+        db.session.execute(
+            db.update(SyncLink).where(SyncLink.id.in_(untouched)).values(last_polled_at=utcnow())
+        )
     db.session.commit()
     report.polled += len(untouched)
     for link in posts_to_crm:

@@ -167,8 +167,8 @@ def find_tasks(kind_name: str, integration_name: str | None = None) -> list[Peri
     if kind is None:
         raise TaskNotAvailable(f"unknown task {kind_name!r} (known: {', '.join(KINDS)})")
     found = [t for t in periodic_tasks() if t.kind is kind]
-    if integration_name is None:
-        return found
+    if integration_name is None or not kind.per_integration:
+        return found  # the CRM poll and the sweeper serve every integration at once
     row = db.session.execute(
         db.select(Integration).where(Integration.name == integration_name)
     ).scalar_one_or_none()
