@@ -26,8 +26,12 @@ demo: $(VENV)/.installed
 services: $(VENV)/.installed-dev
 	$(BIN)/python scripts/ensure_services.py
 
+# Every tier, with branch coverage (configured in pyproject.toml) printed per
+# file and per package. `pytest -m "not postgres"` / `-m "not redis"` run
+# without those servers.
 test: services
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term
+	@$(BIN)/python scripts/coverage_by_package.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -37,4 +41,4 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format webapp workers integrations geo simulators tests bench scripts
 
 clean:
-	rm -rf $(VENV) instance/demo.db .pytest_cache
+	rm -rf $(VENV) instance/demo.db .pytest_cache .coverage .coverage.*

@@ -42,7 +42,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 from integrations.base import RemoteRecord  # noqa: E402
 from integrations.cartegraph.connector import CartegraphConnector  # noqa: E402
-from simulators.runner import RunningSimulators, start_simulators  # noqa: E402
+from simulators.launch import RunningSimulators, start_simulators  # noqa: E402
 from simulators.server import RequestLog  # noqa: E402
 from tests.conftest import (  # noqa: E402
     BOUNDARIES,

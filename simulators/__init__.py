@@ -2,5 +2,5 @@
 
 Each simulator is a small Flask app speaking only the documented wire format,
 plus a ``/_sim/`` control plane for tests. Start them with
-:func:`simulators.runner.start_simulators` or ``python -m simulators``.
+:func:`simulators.launch.start_simulators` or ``python -m simulators``.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from simulators.runner import serve_forever
+from simulators.launch import serve_forever
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,7 @@ import redis
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from simulators.runner import start_simulators
+from simulators.launch import start_simulators
 from tests.simcontrol import SimControl
 from webapp import create_app
 from webapp.agency_config import parse_agency_config

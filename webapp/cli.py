@@ -188,7 +188,7 @@ def _drain_in_process_queue() -> None:
 @click.option("--auto-progress", is_flag=True, help="Cartegraph adds tasks and closes requests.")
 def simulators(host: str, auto_progress: bool) -> None:
     """Start the SeeClickFix, Cartegraph, ArcGIS and Lucity simulators and print their URLs."""
-    from simulators.runner import serve_forever
+    from simulators.launch import serve_forever
 
     serve_forever(host=host, auto_progress=auto_progress)
 

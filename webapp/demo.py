@@ -88,7 +88,7 @@ def run_demo(
     """``start_worker(app)`` starts the worker threads and returns an object
     with ``stop(timeout=...)``: the worker layer's, passed in by
     ``crosswalk demo`` (the web app never imports the worker layer)."""
-    from simulators.runner import start_simulators
+    from simulators.launch import start_simulators
 
     port = _free_port(host, port)
     web_url = f"http://{host}:{port}"

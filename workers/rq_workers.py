@@ -13,6 +13,7 @@ Every worker takes jobs from the periodic queue before the push queue
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 from rq import SimpleWorker, Worker
+from rq.exceptions import StopRequested
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
@@ -74,7 +76,15 @@ class InProcessWorker:
     threads: list[threading.Thread]
 
     def stop(self, timeout: float = 5.0) -> None:
-        self.worker.request_stop(None, None)
+        """Ask both threads to stop after their current job and wait up to
+        ``timeout`` (they are daemon threads: the process may exit anyway).
+
+        RQ's ``request_stop`` is a signal handler: on an idle worker it raises
+        ``StopRequested`` in the caller (meant to end the main thread's loop),
+        so the flag the worker thread's loop checks is set here directly."""
+        self.worker._stop_requested = True
+        with contextlib.suppress(StopRequested):
+            self.worker.request_stop(None, None)
         self.scheduler.request_stop()
         for thread in self.threads:
             thread.join(timeout)

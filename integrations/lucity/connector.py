@@ -47,8 +47,10 @@ class LucityConnector(Connector):
 
     settings: LucitySettings
     system = SYSTEM
-    # Which record family this kind works on ("request" or "work_order").
-    family: ClassVar[str]
+    # The Lucity record type this kind works on: "request" (Work Requests) or
+    # "work_order". It names the kind's settings: paths (`request_comments`,
+    # `work_order_comments`) and FILTER columns (`request_id`, `work_order_id`).
+    record_type: ClassVar[str]
     # Whether Publicly Available documents are imported with the comments.
     imports_documents: ClassVar[bool] = False
 
@@ -83,16 +85,16 @@ class LucityConnector(Connector):
 
     # -- records ---------------------------------------------------------------
     def _path(self, suffix: str, auto: Any = None) -> str:
-        return self.client.path(f"{self.family}{suffix}", auto)
+        return self.client.path(f"{self.record_type}{suffix}", auto)
 
     def _id_column(self) -> str:
-        return getattr(self.settings.columns, f"{self.family}_id")
+        return getattr(self.settings.columns, f"{self.record_type}_id")
 
     def _external_column(self) -> str:
-        return getattr(self.settings.columns, f"{self.family}_external_id")
+        return getattr(self.settings.columns, f"{self.record_type}_external_id")
 
     def _table(self) -> str:
-        return getattr(self.settings.columns, f"{self.family}_table")
+        return getattr(self.settings.columns, f"{self.record_type}_table")
 
     def where(self, condition: str) -> str:
         return f"{self._table()} WHERE {condition}"
@@ -105,7 +107,7 @@ class LucityConnector(Connector):
         if auto in (None, ""):
             raise TransientError("a Lucity record has no AutoNumber", system=SYSTEM)
         status = _status(raw)
-        number = raw.get("RequestNumber" if self.family == "request" else "WorkOrderNumber")
+        number = raw.get("RequestNumber" if self.record_type == "request" else "WorkOrderNumber")
         external = raw.get(self.settings.external_id_property)
         return RemoteRecord(
             remote_id=str(auto),
@@ -244,7 +246,7 @@ class LucityConnector(Connector):
 class LucityWorkRequestConnector(LucityConnector):
     kind = "lucity-work-requests"
     settings_model = LucityWorkRequestSettings
-    family = "request"
+    record_type = "request"
     imports_documents = True
     settings: LucityWorkRequestSettings
 
@@ -338,7 +340,7 @@ class LucityWorkOrderConnector(LucityConnector):
 
     kind = "lucity-work-orders"
     settings_model = LucityWorkOrderSettings
-    family = "work_order"
+    record_type = "work_order"
     settings: LucityWorkOrderSettings
 
     def is_closed(self, status: int | None) -> bool:

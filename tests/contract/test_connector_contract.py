@@ -17,7 +17,7 @@ import pytest
 from integrations.base import Connector, NoteOut, OutboundRequest
 from integrations.errors import NotSupportedError, TransientError
 from integrations.registry import connector_class, connector_kinds
-from simulators.runner import RunningSimulators
+from simulators.launch import RunningSimulators
 from tests.simcontrol import CONTROLS, WorkSystemControl, control_for
 
 

@@ -7,7 +7,7 @@ against its control, and fails for a kind that has none.
 
 from __future__ import annotations
 
-from simulators.runner import RunningSimulators
+from simulators.launch import RunningSimulators
 
 from .base import SimulatorControl, WorkSystemControl
 from .cartegraph import CartegraphControl

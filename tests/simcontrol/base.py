@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from simulators.runner import RunningSimulators
+from simulators.launch import RunningSimulators
 
 TIMEOUT = 5
 

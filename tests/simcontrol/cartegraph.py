@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from simulators.cartegraph_store import COMMENTS_CLASS, ISSUES_CLASS, REQUESTS_CLASS
-from simulators.runner import RunningSimulators
+from simulators.launch import RunningSimulators
 
 from .base import TIMEOUT, WorkSystemControl, checked
 

@@ -2,7 +2,7 @@
 reads through the internal REST API (HTTP Basic, ``format=json``).
 
 One simulator serves both Lucity kinds; a control works on one record
-family: work requests or work orders."""
+type: work requests or work orders."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from simulators.launch import RunningSimulators
 from simulators.lucity_store import CITIZEN_CATEGORY, EXTERNAL_ID_FIELD
-from simulators.runner import RunningSimulators
 
 from .base import TIMEOUT, WorkSystemControl, checked
 
@@ -21,7 +21,7 @@ TAKE_MAX = 50
 
 
 class LucityControl(WorkSystemControl):
-    """What both families share; subclasses name the family's paths."""
+    """What both record types share; subclasses name their paths."""
 
     external_id_field: ClassVar[str] = EXTERNAL_ID_FIELD
     crew_closed_status: ClassVar[int] = 999

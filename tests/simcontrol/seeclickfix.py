@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from simulators.runner import RunningSimulators
+from simulators.launch import RunningSimulators
 
 from .base import TIMEOUT, SimulatorControl, checked
 

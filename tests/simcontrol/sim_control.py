@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulators.cartegraph_store import REQUESTS_CLASS
-from simulators.runner import RunningSimulators
+from simulators.launch import RunningSimulators
 
 from .base import SimulatorControl
 from .cartegraph import CartegraphControl

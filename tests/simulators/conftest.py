@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from simulators.runner import RunningSimulators, start_simulators
+from simulators.launch import RunningSimulators, start_simulators
 
 SCF_TOKEN = "test-token"
 CG_AUTH = ("crosswalk", "demo-password")

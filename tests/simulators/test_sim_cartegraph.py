@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from simulators.runner import RunningSimulators
+from simulators.launch import RunningSimulators
 
 REQ = "cgRequestsClass"
 NEW_REQUEST = {

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from simulators.launch import RunningSimulators, start_simulators
 from simulators.lucity_filter import FilterError, evaluate, matches, parse_filter
 from simulators.lucity_store import REQUEST_TABLE, WORK_ORDER_TABLE
-from simulators.runner import RunningSimulators, start_simulators
 from simulators.seed import boundary
 
 LUCITY_AUTH = ("crosswalk", "demo-password")
@@ -584,7 +584,7 @@ def test_problem_codes_endpoint(sims, lc):
     assert lc.get(f"{url}$count", params=JSON).json() == 7
 
 
-# -- seed, runner, faults ------------------------------------------------------------
+# -- seed, launcher, faults ----------------------------------------------------------
 
 
 def test_seed_has_staff_requests_inside_without_and_outside(sims, lc):
@@ -614,7 +614,7 @@ def test_seed_has_staff_requests_inside_without_and_outside(sims, lc):
     assert {r["_meta"]["CoordinateSystem"] for r in state["requests"]} == {"LOCAL"}
 
 
-def test_runner_can_leave_lucity_out_and_unseeded_keeps_problem_codes():
+def test_launcher_can_leave_lucity_out_and_unseeded_keeps_problem_codes():
     with start_simulators(seed=False, lucity=False) as sims:
         assert sims.lucity is None and sims.lucity_state is None
         assert len(sims.states) == 3

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import requests
 
-from simulators.runner import RunningSimulators
+from simulators.launch import RunningSimulators
 
 ORG = 1234
 

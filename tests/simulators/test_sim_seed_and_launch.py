@@ -1,4 +1,4 @@
-"""Seed data sanity, the runner, and signed webhooks from the SeeClickFix simulator."""
+"""Seed data sanity, the launcher, and signed webhooks from the SeeClickFix simulator."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import requests
 from flask import Flask, request
 
 from simulators.arcgis import distance_m
-from simulators.runner import start_simulators
+from simulators.launch import start_simulators
 from simulators.seed import address_points, boundary, load_seed_data, offset_point
 from simulators.server import SimulatorServer
 
@@ -68,7 +68,7 @@ def test_every_seeded_issue_geocodes_to_its_point(sims, scf):
         assert found["address"]["Postal"] in ZIPS
 
 
-def test_runner_urls_and_reset(sims):
+def test_launcher_urls_and_reset(sims):
     assert sims.scf_base_url.endswith("/api/v2")
     assert sims.cartegraph_base_url.endswith("/cartegraph/api/v1")
     assert sims.arcgis_url.endswith("/arcgis/rest/services/World/GeocodeServer")
