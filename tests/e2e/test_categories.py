@@ -6,6 +6,7 @@ import pytest
 import requests
 
 from tests.conftest import CG_PASSWORD, CG_USER
+from tests.support import integration_id
 from webapp.extensions import db
 from webapp.models import Category, Event
 from webapp.sync import category_sync, crm_poll, engine, request_types
@@ -16,10 +17,6 @@ ISSUES = "cgRequestIssuesClass"
 def by_name(integration_id: int | None = None) -> dict[str, Category]:
     rows = db.session.execute(db.select(Category)).scalars().all()
     return {c.name or c.remote_id: c for c in rows}
-
-
-def integration_id() -> int:
-    return db.session.execute(db.select(Category.integration_id)).scalars().first()
 
 
 def remote_oid(sim, name: str) -> int:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from tests.support import queue_crm_poll, run_jobs
+from tests.support import link_of, queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import Comment, Event, Rule, SyncLink, SyncState, utcnow
 from webapp.sync import crm_poll, remote_poll
@@ -19,14 +19,9 @@ def acknowledged_issue(app, sim, **fields) -> tuple[int, dict]:
     with app.app_context():
         queue_crm_poll()
         run_jobs(app)
-        assert link(issue_id).state == SyncState.ACKNOWLEDGED
+        assert link_of(issue_id).state == SyncState.ACKNOWLEDGED
     [record] = [r for r in sim.cg_records() if r["SeeClickFixIDField"] == str(issue_id)]
     return issue_id, record
-
-
-def link(issue_id: int) -> SyncLink:
-    db.session.expire_all()
-    return db.session.execute(db.select(SyncLink).where(SyncLink.issue_id == issue_id)).scalar_one()
 
 
 def crm_comments(sim, issue_id: int) -> list[str]:
@@ -104,7 +99,7 @@ def test_comments_that_failed_to_send_are_sent_by_the_sweeper(app, sim):
     with app.app_context():
         queue_crm_poll()
         run_jobs(app)
-        assert link(issue_id).state == SyncState.ACKNOWLEDGED  # the request stays synced
+        assert link_of(issue_id).state == SyncState.ACKNOWLEDGED  # the request stays synced
         assert (
             db.session.execute(db.select(Event).where(Event.kind == "comments_failed"))
             .scalars()
@@ -203,13 +198,13 @@ def test_closed_then_reopened_in_the_crm_resumes_sync(app, sim):
     sim.cg_patch(record["Oid"], StatusField="Closed")
     poll_now(app)
     with app.app_context():
-        assert link(issue_id).state == SyncState.CLOSED
+        assert link_of(issue_id).state == SyncState.CLOSED
     sim.resident_reopen(issue_id)
     with app.app_context():
         queue_crm_poll()
         run_jobs(app)
-        assert link(issue_id).state == SyncState.ACKNOWLEDGED
-        assert link(issue_id).reopened_at is not None
+        assert link_of(issue_id).state == SyncState.ACKNOWLEDGED
+        assert link_of(issue_id).reopened_at is not None
     text = next(r for r in sim.cg_records() if r["Oid"] == record["Oid"])["CommentsField"]
     assert "reopened this request in SeeClickFix" in text
     poll_now(app)  # still Closed in Cartegraph: not closed again at once
@@ -226,10 +221,10 @@ def test_closed_links_archive_after_the_period(app, sim):
     sim.cg_patch(record["Oid"], StatusField="Closed")
     poll_now(app)
     with app.app_context():
-        closed = link(issue_id)
+        closed = link_of(issue_id)
         closed.crm_closed_at = utcnow() - timedelta(days=15)
         db.session.commit()
     report = poll_now(app)
     assert report.archived == 1
     with app.app_context():
-        assert link(issue_id).state == SyncState.ARCHIVED
+        assert link_of(issue_id).state == SyncState.ARCHIVED

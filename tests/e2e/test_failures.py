@@ -9,21 +9,13 @@ import pytest
 
 from integrations.cartegraph import CartegraphConnector
 from tests.conftest import BOUNDARIES, agency_yaml
-from tests.support import queue_crm_poll, run_jobs
+from tests.support import events_of_kind, queue_crm_poll, run_jobs
 from webapp.agency_config import parse_agency_config
 from webapp.extensions import db
-from webapp.models import Event, SyncLink, SyncState
+from webapp.models import SyncLink, SyncState
 from webapp.sync import crm_poll, ingest, push, remote_poll, sweep
 from webapp.sync.configure import apply_config
 from workers.rq_workers import CrosswalkWorker, build_worker
-
-
-def events(kind: str) -> list[Event]:
-    return (
-        db.session.execute(db.select(Event).where(Event.kind == kind).order_by(Event.id))
-        .scalars()
-        .all()
-    )
 
 
 def ingest_only(app) -> list[int]:
@@ -51,8 +43,8 @@ def test_vendor_5xx_is_retried_then_marked_failed_with_the_reason(app, sim):
         assert link.state == SyncState.FAILED
         assert link.attempts == 3  # first try + two retries (CROSSWALK_RETRY_INTERVALS)
         assert "Service is down for maintenance" in link.last_error
-        assert [e.level for e in events("push_retry")] == ["warning", "warning"]
-        [failed] = events("push_failed")
+        assert [e.level for e in events_of_kind("push_retry")] == ["warning", "warning"]
+        [failed] = events_of_kind("push_failed")
         assert failed.level == "error" and "503" in failed.detail
     posts = [
         c
@@ -95,7 +87,7 @@ def test_lost_create_reply_is_adopted_not_duplicated(app, sim):
         push.enqueue_push(link_id)
         run_jobs(app)
         assert db.session.get(SyncLink, link_id).state == SyncState.ACKNOWLEDGED
-        assert len(events("remote_adopted")) == 1
+        assert len(events_of_kind("remote_adopted")) == 1
     records = [r for r in sim.cg_records() if r["SeeClickFixIDField"] == str(issue_id)]
     assert len(records) == 1
 
@@ -129,7 +121,7 @@ def test_worker_killed_between_create_and_storing_the_id(app, sim, tmp_path, mon
             db.session.expire_all()
             link = db.session.get(SyncLink, link_id)
         assert link.state == SyncState.ACKNOWLEDGED
-        assert len(events("remote_adopted")) == 1
+        assert len(events_of_kind("remote_adopted")) == 1
     records = [r for r in sim.cg_records() if r["SeeClickFixIDField"] == str(issue_id)]
     assert len(records) == 1
 
@@ -225,7 +217,7 @@ def test_one_poisoned_issue_does_not_stop_the_crm_poll(app, sim, monkeypatch):
         assert f"issue {poisoned}: database said no" in report.errors[0]
         stored = set(db.session.execute(db.select(SyncLink.issue_id)).scalars())
         assert stored == {good, later}
-        [failure] = events("ingest_failed")
+        [failure] = events_of_kind("ingest_failed")
         assert failure.level == "error" and str(poisoned) in failure.detail
         # The cursor stays before the poisoned issue, so the next poll reads it again.
         monkeypatch.setattr(ingest, "upsert_issue", real_upsert)

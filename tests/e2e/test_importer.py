@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import BOUNDARIES
+from tests.support import integration_id
 from webapp.extensions import db
-from webapp.models import Agency, Category, Event, ImportedRequest, SyncLink, SyncState
+from webapp.models import Agency, Event, ImportedRequest, SyncLink, SyncState
 from webapp.sync import importer, remote_poll
 
 INSIDE = {"lat": 41.3083, "long": -72.9279}
@@ -25,10 +26,6 @@ def staff_request(sim, **fields) -> dict:
     return sim.cg_staff_create(
         "cgRequestsClass", **{k: v for k, v in base.items() if v is not None}
     )
-
-
-def integration_id() -> int:
-    return db.session.execute(db.select(Category.integration_id)).scalars().first()
 
 
 @pytest.mark.both_databases

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import BOUNDARIES, agency_yaml, make_app
-from tests.support import queue_crm_poll, run_jobs
+from tests.support import link_of, queue_crm_poll, run_jobs
 from webapp.agency_config import ConfigError, parse_agency_config
 from webapp.extensions import db
-from webapp.models import Category, Event, SyncLink, SyncState
+from webapp.models import Category, Event, SyncState
 from webapp.sync import category_sync, importer, remote_poll
 from webapp.sync.configure import apply_config
 
@@ -26,11 +26,6 @@ def lucity_app(database_url, redis_url, sim):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def link_of(issue_id: int) -> SyncLink:
-    db.session.expire_all()
-    return db.session.execute(db.select(SyncLink).where(SyncLink.issue_id == issue_id)).scalar_one()
 
 
 def integration(name: str) -> int:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import BOUNDARIES, agency_yaml
-from tests.support import queue_crm_poll, run_jobs
+from tests.support import event_kinds, link_of, queue_crm_poll, run_jobs
 from webapp.agency_config import parse_agency_config
-from webapp.extensions import db
-from webapp.models import Event, SyncLink, SyncState
+from webapp.models import SyncState
 from webapp.sync import remote_poll
 from webapp.sync.configure import apply_config
 
@@ -33,18 +32,6 @@ def acknowledged_issue(app, sim) -> tuple[int, dict]:
     return issue_id, record
 
 
-def link_of(issue_id: int) -> SyncLink:
-    db.session.expire_all()
-    return db.session.execute(db.select(SyncLink).where(SyncLink.issue_id == issue_id)).scalar_one()
-
-
-def kinds(issue_id: int) -> list[str]:
-    rows = db.session.execute(
-        db.select(Event.kind).where(Event.issue_id == issue_id).order_by(Event.id)
-    )
-    return list(rows.scalars())
-
-
 @pytest.mark.both_databases
 def test_staff_close_in_the_crm_closes_the_work_request_with_a_note(app, sim):
     with app.app_context():
@@ -61,7 +48,7 @@ def test_staff_close_in_the_crm_closes_the_work_request_with_a_note(app, sim):
         link = link_of(issue_id)
         assert link.state == SyncState.CLOSED
         assert link.remote_closed_at is not None and link.crm_closed_at is not None
-        assert kinds(issue_id)[-1] == "remote_closed"
+        assert event_kinds(issue_id)[-1] == "remote_closed"
 
         # Nothing more happens: the next CRM poll and remote poll leave it alone.
         queue_crm_poll()
@@ -84,7 +71,7 @@ def test_crosswalks_own_close_never_closes_the_remote_again(app, sim):
         queue_crm_poll()  # the CRM's copy now says Closed: Crosswalk's own close
         run_jobs(app)
         assert NOTE not in (sim.cg_records()[0].get("CommentsField") or "")
-        assert "remote_closed" not in kinds(issue_id)
+        assert "remote_closed" not in event_kinds(issue_id)
 
 
 @pytest.mark.parametrize("switch", ["off", "unset"])

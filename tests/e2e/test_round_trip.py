@@ -5,23 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import queue_crm_poll, run_jobs
+from tests.support import event_kinds, link_of, queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import Comment, Event, Issue, SyncLink, SyncState
 from webapp.sync import crm_poll, remote_poll, schedule
-
-
-def kinds(issue_id: int) -> list[str]:
-    return [
-        e.kind
-        for e in db.session.execute(
-            db.select(Event).where(Event.issue_id == issue_id).order_by(Event.id)
-        ).scalars()
-    ]
-
-
-def link_of(issue_id: int) -> SyncLink:
-    return db.session.execute(db.select(SyncLink).where(SyncLink.issue_id == issue_id)).scalar_one()
 
 
 @pytest.mark.both_databases
@@ -91,7 +78,7 @@ def test_issue_round_trips_open_acknowledged_closed(app, sim):
             ("crosswalk", "The pothole has been patched."),
         ]
 
-        assert kinds(issue_id) == [
+        assert event_kinds(issue_id) == [
             "received",
             "routed",
             "geocoded",
@@ -111,7 +98,7 @@ def test_issue_of_an_unmapped_type_is_skipped_not_pushed(app, sim):
         issue = db.session.get(Issue, issue_id)
         assert "not mapped to any integration" in issue.skip_reason
         assert issue.links == []
-        assert kinds(issue_id) == ["received", "skipped"]
+        assert event_kinds(issue_id) == ["received", "skipped"]
     assert sim.cg_records() == []
     assert sim.scf_issue(issue_id)["status"] == "Open"
 

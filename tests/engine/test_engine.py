@@ -9,6 +9,7 @@ import pytest
 from rq.job import validate_job_id
 
 from integrations.errors import PermanentError
+from tests.support import event_kinds, fresh_link
 from webapp.extensions import db
 from webapp.models import Event, Issue, SyncLink, SyncState
 from webapp.sync import engine, ingest, lifecycle, push, schedule
@@ -30,18 +31,8 @@ def failed(crm, remote) -> tuple[int, int]:
     return issue_id, link_id
 
 
-def link(link_id: int) -> SyncLink:
-    db.session.expire_all()
-    return db.session.get(SyncLink, link_id)
-
-
 def link_integration() -> int:
     return db.session.execute(db.select(SyncLink.integration_id)).scalar_one()
-
-
-def events_of(issue_id: int) -> list[str]:
-    query = db.select(Event.kind).where(Event.issue_id == issue_id).order_by(Event.id)
-    return list(db.session.execute(query).scalars())
 
 
 # ------------------------------------------------------------------------ retry
@@ -51,11 +42,11 @@ def test_retry_sends_a_failed_link_back_to_pending_and_queues_it(app, crm, remot
     outcome = engine.retry(link_id)
 
     assert (outcome.reset, outcome.queued) == (True, True)
-    assert link(link_id).state == SyncState.PENDING
-    assert events_of(issue_id)[-1] == "retry_requested"
+    assert fresh_link(link_id).state == SyncState.PENDING
+    assert event_kinds(issue_id)[-1] == "retry_requested"
     assert app.task_queue.depth() == 1
     app.task_queue.drain()
-    assert link(link_id).state == SyncState.ACKNOWLEDGED
+    assert fresh_link(link_id).state == SyncState.ACKNOWLEDGED
 
 
 def test_retry_of_an_acknowledged_link_owing_nothing_queues_nothing(app, crm):
@@ -103,9 +94,9 @@ def test_push_here_records_a_failure_as_final(app, crm, remote):
 
     assert outcome.state == SyncState.FAILED
     assert outcome.error == "EAM: HTTP 400: bad category"
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert (row.state, row.attempts, row.last_error) == (SyncState.FAILED, 1, outcome.error)
-    assert events_of(issue_id)[-1] == "push_failed"
+    assert event_kinds(issue_id)[-1] == "push_failed"
 
 
 def test_push_here_resets_a_failed_link_first(app, crm, remote):
@@ -114,7 +105,7 @@ def test_push_here_resets_a_failed_link_first(app, crm, remote):
     outcome = engine.push_here(link_id)
 
     assert outcome.state == SyncState.ACKNOWLEDGED
-    assert events_of(issue_id)[-3:] == ["retry_requested", "remote_created", "acknowledged"]
+    assert event_kinds(issue_id)[-3:] == ["retry_requested", "remote_created", "acknowledged"]
 
 
 # ---------------------------------------------------------- links_to_push_again
@@ -211,7 +202,7 @@ def test_a_comment_webhook_adds_the_comment_and_queues_its_push(app, crm):
     result = engine.receive_webhook(body, timestamp, sign(SECRET, timestamp, body))
 
     assert result.enqueued == 1
-    assert lifecycle.has_unsent_notes(link(link_id))
+    assert lifecycle.has_unsent_notes(fresh_link(link_id))
 
 
 # ------------------------------------------------------------------------- jobs

@@ -5,25 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import event_kinds, link_of
 from webapp.extensions import db
-from webapp.models import Comment, Event, Integration, Issue, SyncLink, SyncState
+from webapp.models import Comment, Event, Integration, Issue, SyncState
 from webapp.sync import ingest, push, remote_poll
 
 
 def receive(crm, issue_id: int) -> ingest.IngestResult:
     return ingest.receive(crm.parsed(issue_id), source="poll")
-
-
-def link_of(issue_id: int) -> SyncLink | None:
-    db.session.expire_all()
-    return db.session.execute(
-        db.select(SyncLink).where(SyncLink.issue_id == issue_id)
-    ).scalar_one_or_none()
-
-
-def events_of(issue_id: int) -> list[str]:
-    query = db.select(Event.kind).where(Event.issue_id == issue_id).order_by(Event.id)
-    return list(db.session.execute(query).scalars())
 
 
 def comments_of(issue_id: int) -> list[tuple[str, str]]:
@@ -51,7 +40,7 @@ def test_a_new_issue_is_stored_routed_and_its_push_queued(app, crm):
     )
     link = link_of(issue_id)
     assert (link.state, link.category.remote_id) == (SyncState.PENDING, "Pothole")
-    assert events_of(issue_id) == ["received", "routed"]
+    assert event_kinds(issue_id) == ["received", "routed"]
     assert (result.created, result.links_to_push, result.enqueued) == (True, [link.id], 1)
     assert app.task_queue.depth() == 1
 
@@ -63,7 +52,7 @@ def test_an_unmapped_request_type_is_skipped_with_its_reason(app, crm):
 
     issue = db.session.get(Issue, issue_id)
     assert issue.skip_reason == "request type 999 (Type 999) is not mapped to any integration"
-    assert events_of(issue_id) == ["received", "skipped"]
+    assert event_kinds(issue_id) == ["received", "skipped"]
     assert link_of(issue_id) is None
     assert (result.links_to_push, app.task_queue.depth()) == ([], 0)
 
@@ -74,7 +63,7 @@ def test_an_issue_first_seen_closed_is_skipped(app, crm):
 
     issue = db.session.get(Issue, issue_id)
     assert issue.skip_reason == "issue was already Closed in the CRM when first seen"
-    assert events_of(issue_id) == ["received", "skipped"]
+    assert event_kinds(issue_id) == ["received", "skipped"]
     assert link_of(issue_id) is None
     assert result.links_to_push == []
 
@@ -99,7 +88,7 @@ def test_our_own_comments_are_stored_as_crosswalk_and_never_mirrored(app, crm, r
 
     assert comments_of(issue_id) == [("crosswalk", "A crew will inspect this pothole.")]
     assert result.links_to_push == []
-    assert "comments" not in events_of(issue_id)
+    assert "comments" not in event_kinds(issue_id)
     assert remote.count("add_comments") == 0
 
 
@@ -112,7 +101,7 @@ def test_a_new_resident_comment_on_an_acknowledged_link_owes_a_push(app, crm, re
     link = link_of(issue_id)
     assert (result.links_to_push, result.enqueued) == ([link.id], 1)
     assert ("crm", "It is getting deeper") in comments_of(issue_id)
-    assert events_of(issue_id)[-1] == "comments"
+    assert event_kinds(issue_id)[-1] == "comments"
     app.task_queue.drain()
     assert [n.body for n in remote.notes[link.remote_id]] == ["It is getting deeper"]
 
@@ -129,7 +118,7 @@ def test_a_reopened_closed_issue_is_acknowledged_again_with_a_note(app, crm, rem
 
     link = link_of(issue_id)
     assert link.state == SyncState.ACKNOWLEDGED
-    assert events_of(issue_id)[-1] == "reopened"
+    assert event_kinds(issue_id)[-1] == "reopened"
     assert ("note", "The resident reopened this request in SeeClickFix.") in comments_of(issue_id)
     assert result.links_to_push == [link.id]
 
@@ -158,7 +147,7 @@ def test_receive_survives_a_queue_that_raises_and_keeps_the_rows(app, crm, monke
     link = link_of(issue_id)
     assert link.state == SyncState.PENDING
     assert (result.links_to_push, result.enqueued) == ([link.id], 0)
-    assert events_of(issue_id) == ["received", "routed"]
+    assert event_kinds(issue_id) == ["received", "routed"]
 
 
 def test_a_disabled_integration_takes_no_new_issues(app, crm):

@@ -10,6 +10,7 @@ from geo.geocode import GeocodeError, cache_key
 from integrations.base import NoteOut
 from integrations.errors import PermanentError, TransientError
 from tests.engine.conftest import load_agency
+from tests.support import event_kinds, fresh_link
 from webapp.extensions import db
 from webapp.models import Comment, Event, GeocodeCache, SyncLink, SyncState
 from webapp.sync import ingest, push, remote_poll
@@ -34,16 +35,6 @@ def acknowledged(crm) -> tuple[int, int]:
     issue_id, link_id = routed(crm)
     assert push.push_link(link_id).state == SyncState.ACKNOWLEDGED
     return issue_id, link_id
-
-
-def link(link_id: int) -> SyncLink:
-    db.session.expire_all()
-    return db.session.get(SyncLink, link_id)
-
-
-def events_of(issue_id: int) -> list[str]:
-    query = db.select(Event.kind).where(Event.issue_id == issue_id).order_by(Event.id)
-    return list(db.session.execute(query).scalars())
 
 
 def last_event(issue_id: int) -> tuple[str, str, str]:
@@ -72,7 +63,7 @@ def test_a_push_creates_the_remote_request_and_acknowledges_the_crm_issue(
 
     push.push_link(link_id)
 
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert row.state == SyncState.ACKNOWLEDGED
     assert (row.verified_address, row.address_source) == (geocoder.label, "arcgis")
     assert geocoder.args_of("reverse") == [(41.3083, -72.9279)]
@@ -93,7 +84,7 @@ def test_a_push_creates_the_remote_request_and_acknowledges_the_crm_issue(
     assert remote.records[row.remote_id]["ExternalId"] == str(issue_id)
     assert crm.args_of("acknowledge") == [(issue_id, "A crew will inspect this pothole.")]
     assert crm.issues[issue_id]["status"] == "Acknowledged"
-    assert events_of(issue_id) == [
+    assert event_kinds(issue_id) == [
         "received",
         "routed",
         "geocoded",
@@ -107,7 +98,7 @@ def test_each_leg_is_intended_before_it_is_done_and_done_after(app, crm):
 
     push.push_link(link_id)
 
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert (
         row.remote_create_intended_at
         <= row.remote_created_at
@@ -125,7 +116,7 @@ def test_a_leg_whose_vendor_call_fails_is_left_intended_not_done(app, crm, remot
 
     push_failing(link_id)  # record_failure rolls the session back first
 
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert row.remote_create_intended_at is not None
     assert (row.remote_created_at, row.remote_id) == (None, None)
     assert (row.crm_ack_intended_at, row.state) == (None, SyncState.PENDING)
@@ -156,11 +147,11 @@ def test_a_request_with_our_external_id_is_adopted_not_created_again(app, crm, r
 
     push.push_link(link_id)
 
-    assert link(link_id).remote_id == existing
+    assert fresh_link(link_id).remote_id == existing
     assert remote.count("create_request") == 0
     assert list(remote.records) == [existing]
-    assert "remote_adopted" in events_of(issue_id)
-    assert link(link_id).state == SyncState.ACKNOWLEDGED
+    assert "remote_adopted" in event_kinds(issue_id)
+    assert fresh_link(link_id).state == SyncState.ACKNOWLEDGED
 
 
 def test_a_create_whose_reply_was_lost_is_adopted_on_the_retry(app, crm, remote):
@@ -172,15 +163,15 @@ def test_a_create_whose_reply_was_lost_is_adopted_on_the_retry(app, crm, remote)
 
     assert remote.count("create_request") == 1
     assert len(remote.records) == 1
-    assert link(link_id).remote_id == next(iter(remote.records))
-    assert events_of(issue_id).count("remote_adopted") == 1
+    assert fresh_link(link_id).remote_id == next(iter(remote.records))
+    assert event_kinds(issue_id).count("remote_adopted") == 1
 
 
 def test_a_push_resumes_at_the_acknowledge_leg_after_it_failed(app, crm, remote):
     issue_id, link_id = routed(crm)
     crm.fail("acknowledge", TransientError("SeeClickFix: HTTP 502"))
     push_failing(link_id)
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert row.remote_created_at is not None
     assert (row.crm_ack_intended_at is not None, row.crm_acknowledged_at) == (True, None)
 
@@ -189,7 +180,7 @@ def test_a_push_resumes_at_the_acknowledge_leg_after_it_failed(app, crm, remote)
     assert remote.count("create_request") == 1
     assert crm.count("acknowledge") == 2
     assert crm.comments_of(issue_id) == ["A crew will inspect this pothole."]
-    assert link(link_id).state == SyncState.ACKNOWLEDGED
+    assert fresh_link(link_id).state == SyncState.ACKNOWLEDGED
 
 
 def test_an_acknowledgment_whose_reply_was_lost_is_not_posted_twice(app, crm):
@@ -199,7 +190,7 @@ def test_an_acknowledgment_whose_reply_was_lost_is_not_posted_twice(app, crm):
 
     push.push_link(link_id)
 
-    assert link(link_id).state == SyncState.ACKNOWLEDGED
+    assert fresh_link(link_id).state == SyncState.ACKNOWLEDGED
     assert crm.comments_of(issue_id) == ["A crew will inspect this pothole."]
 
 
@@ -210,7 +201,7 @@ def test_a_geocoder_failure_falls_back_to_the_reported_address(app, crm, remote,
 
     push.push_link(link_id)
 
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert (row.address_source, row.verified_address) == ("reported", None)
     assert last_event_of_kind(issue_id, "geocode_failed") == (
         "locator unavailable; using the reported address '165 Church St, New Haven'"
@@ -227,10 +218,10 @@ def test_with_the_geocode_switch_off_the_geocoder_is_never_asked(app, crm, remot
 
     push.push_link(link_id)
 
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert geocoder.count("reverse") == 0
     assert row.address_source == "reported"
-    assert not [kind for kind in events_of(issue_id) if kind.startswith("geocod")]
+    assert not [kind for kind in event_kinds(issue_id) if kind.startswith("geocod")]
     assert remote.records[row.remote_id]["Address"] == "165 Church St, New Haven"
 
 
@@ -245,7 +236,7 @@ def test_comments_are_sent_once_in_creation_order(app, crm, remote):
     push.push_link(link_id)
     push.push_link(link_id)
 
-    remote_id = link(link_id).remote_id
+    remote_id = fresh_link(link_id).remote_id
     ((sent_to, notes),) = remote.args_of("add_comments")
     assert (sent_to, [n.body for n in notes]) == (remote_id, ["first", "second"])
     assert [n.author for n in notes] == ["Ada Resident", "Ada Resident"]
@@ -264,7 +255,7 @@ def test_comments_whose_reply_was_lost_are_sent_again_with_the_same_keys(app, cr
 
     push.push_link(link_id)
 
-    remote_id = link(link_id).remote_id
+    remote_id = fresh_link(link_id).remote_id
     first, second = remote.args_of("add_comments")
     assert [n.key for n in first[1]] == [n.key for n in second[1]]
     assert [n.body for n in remote.notes[remote_id]] == ["still there"]
@@ -276,7 +267,7 @@ def test_a_failed_attempt_with_retries_left_is_recorded_and_stays_pending(app, c
 
     push.record_failure(link_id, TransientError("EAM: HTTP 503"), final=False, retry_in=30)
 
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert (row.state, row.attempts, row.last_error) == (SyncState.PENDING, 1, "EAM: HTTP 503")
     assert row.last_error_at is not None
     assert last_event(issue_id) == (
@@ -292,7 +283,7 @@ def test_the_final_failed_attempt_marks_the_link_failed(app, crm):
 
     push.record_failure(link_id, PermanentError("EAM: category unknown"), final=True)
 
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert (row.state, row.attempts) == (SyncState.FAILED, 2)
     assert last_event(issue_id) == (
         "push_failed",
@@ -307,7 +298,7 @@ def test_a_final_failure_on_an_acknowledged_link_changes_no_state(app, crm):
 
     push.record_failure(link_id, TransientError("EAM: HTTP 503"), final=True)
 
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert (row.state, row.attempts) == (SyncState.ACKNOWLEDGED, 1)
     assert last_event(issue_id) == (
         "comments_failed",
@@ -325,7 +316,7 @@ def test_a_push_job_retries_transient_failures_then_gives_up(app, crm, remote):
 
     # CROSSWALK_RETRY_INTERVALS has two retries: three attempts in all.
     assert remote.count("create_request") == 3
-    kinds = [k for k in events_of(issue_id) if k.startswith("push_")]
+    kinds = [k for k in event_kinds(issue_id) if k.startswith("push_")]
     assert kinds == ["push_retry", "push_retry", "push_failed"]
     row = db.session.execute(db.select(SyncLink)).scalar_one()
     assert (row.state, row.attempts) == (SyncState.FAILED, 3)
@@ -357,7 +348,7 @@ def test_a_crm_issue_closed_by_staff_closes_the_remote_request_once(app, crm, re
         ingest.receive(crm.parsed(issue_id), source="poll")
         app.task_queue.drain()
 
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert remote.args_of("close_request") == [
         (row.remote_id, NoteOut(key=f"crm-close-{link_id}", body=CLOSE_NOTE))
     ]
@@ -366,31 +357,31 @@ def test_a_crm_issue_closed_by_staff_closes_the_remote_request_once(app, crm, re
     assert row.state == SyncState.CLOSED
     assert row.remote_close_intended_at <= row.remote_closed_at
     assert row.crm_closed_at == crm.parsed(issue_id).closed_at
-    assert events_of(issue_id).count("remote_closed") == 1
+    assert event_kinds(issue_id).count("remote_closed") == 1
     assert crm.count("close") == 0  # the CRM issue was closed already
 
 
 def test_our_own_crm_close_never_closes_the_remote_request(app, crm, remote):
     load_agency(**CLOSING)
     issue_id, link_id = acknowledged(crm)
-    remote.set(link(link_id).remote_id, Status="Closed")  # the crew closed the work
-    remote_poll.poll_integration(link(link_id).integration_id)  # we close the CRM issue
+    remote.set(fresh_link(link_id).remote_id, Status="Closed")  # the crew closed the work
+    remote_poll.poll_integration(fresh_link(link_id).integration_id)  # we close the CRM issue
 
     ingest.receive(crm.parsed(issue_id), source="poll")
     app.task_queue.drain()
 
-    assert link(link_id).state == SyncState.CLOSED
+    assert fresh_link(link_id).state == SyncState.CLOSED
     assert remote.count("close_request") == 0
-    assert "remote_closed" not in events_of(issue_id)
+    assert "remote_closed" not in event_kinds(issue_id)
 
 
 def test_our_own_crm_close_in_doubt_never_closes_the_remote_request(app, crm, remote):
     load_agency(**CLOSING)
     issue_id, link_id = acknowledged(crm)
-    remote.set(link(link_id).remote_id, Status="Closed")
+    remote.set(fresh_link(link_id).remote_id, Status="Closed")
     crm.lose_reply("close", TransientError("SeeClickFix: read timed out"))
-    remote_poll.poll_integration(link(link_id).integration_id)
-    row = link(link_id)
+    remote_poll.poll_integration(fresh_link(link_id).integration_id)
+    row = fresh_link(link_id)
     assert (row.state, row.crm_close_intended_at is not None) == (SyncState.ACKNOWLEDGED, True)
 
     ingest.receive(crm.parsed(issue_id), source="poll")  # the CRM says Closed: our close
@@ -398,7 +389,7 @@ def test_our_own_crm_close_in_doubt_never_closes_the_remote_request(app, crm, re
     push.push_link(link_id)
 
     assert remote.count("close_request") == 0
-    assert "remote_closed" not in events_of(issue_id)
+    assert "remote_closed" not in event_kinds(issue_id)
 
 
 def test_with_the_switch_off_a_staff_close_sends_nothing(app, crm, remote):
@@ -410,7 +401,7 @@ def test_with_the_switch_off_a_staff_close_sends_nothing(app, crm, remote):
 
     assert result.links_to_push == []
     assert remote.count("close_request") == 0
-    assert link(link_id).state == SyncState.ACKNOWLEDGED
+    assert fresh_link(link_id).state == SyncState.ACKNOWLEDGED
 
 
 def test_a_failed_remote_close_is_retried_and_written_once(app, crm, remote):
@@ -422,11 +413,11 @@ def test_a_failed_remote_close_is_retried_and_written_once(app, crm, remote):
     ingest.receive(crm.parsed(issue_id), source="poll")
     app.task_queue.drain()  # the job's retry runs in the same drain
 
-    row = link(link_id)
+    row = fresh_link(link_id)
     assert remote.count("close_request") == 2
     assert [n.body for n in remote.notes[row.remote_id]] == [CLOSE_NOTE]
     assert row.state == SyncState.CLOSED
-    kinds = events_of(issue_id)
+    kinds = event_kinds(issue_id)
     assert (kinds.count("push_retry"), kinds.count("remote_closed")) == (1, 1)
 
 
@@ -441,7 +432,7 @@ def test_a_remote_close_that_finally_fails_is_reported_as_such(app, crm, remote)
         push.push_link(link_id)
     push.record_failure(link_id, caught.value, final=True)
 
-    assert link(link_id).state == SyncState.ACKNOWLEDGED
+    assert fresh_link(link_id).state == SyncState.ACKNOWLEDGED
     assert last_event(issue_id) == (
         "remote_close_failed",
         "could not close the remote request: EAM: HTTP 409: locked",

@@ -15,6 +15,7 @@ import sqlalchemy
 from integrations.base import RemoteComment
 from integrations.errors import TransientError
 from tests.engine.conftest import load_agency
+from tests.support import events_of_kind
 from webapp.extensions import db
 from webapp.models import Comment, Event, Integration, SyncCursor, SyncLink, SyncState, utcnow
 from webapp.sync import ingest, lifecycle, push, remote_poll
@@ -40,13 +41,6 @@ def acknowledged(crm, remote, **fields) -> SyncLink:
 
 def poll() -> remote_poll.RemotePollReport:
     return remote_poll.poll_integration(integration().id)
-
-
-def events(kind: str, issue_id: int | None = None) -> list[Event]:
-    query = db.select(Event).where(Event.kind == kind).order_by(Event.id)
-    if issue_id is not None:
-        query = query.where(Event.issue_id == issue_id)
-    return list(db.session.execute(query).scalars())
 
 
 def fake_setting(line: str) -> dict[str, str]:
@@ -130,7 +124,7 @@ def test_a_closed_remote_request_closes_the_crm_issue_with_its_message(
     assert crm.issues[link.issue_id]["status"] == "Closed"
     assert link.state == SyncState.CLOSED
     assert link.issue.status == "Closed"
-    assert [e.detail for e in events("closed", link.issue_id)] == [expected]
+    assert [e.detail for e in events_of_kind("closed", link.issue_id)] == [expected]
 
 
 def test_the_crm_close_leg_is_committed_as_intended_before_the_call_and_done_after(
@@ -174,7 +168,7 @@ def test_a_failed_crm_close_leaves_the_leg_in_doubt_and_is_tried_again(app, crm,
     assert link.state == SyncState.ACKNOWLEDGED
     assert lifecycle.in_doubt(link, lifecycle.CLOSE_CRM)
     assert "CRM unavailable" in link.last_error
-    assert [e.level for e in events("remote_poll_failed", link.issue_id)] == ["error"]
+    assert [e.level for e in events_of_kind("remote_poll_failed", link.issue_id)] == ["error"]
 
     assert poll().closed == 1
     assert link.state == SyncState.CLOSED
@@ -241,7 +235,9 @@ def test_a_changed_status_is_stored_and_written_to_the_timeline(app, crm, remote
     poll()
     assert link.remote_status == "In Progress"
     assert link.remote_fields["Status"] == "In Progress"
-    assert [e.detail for e in events("remote_status", link.issue_id)] == ["Open → In Progress"]
+    assert [e.detail for e in events_of_kind("remote_status", link.issue_id)] == [
+        "Open → In Progress"
+    ]
     assert crm.count("add_comment") == 0
 
 
@@ -253,7 +249,7 @@ def test_a_rule_fires_once_per_becoming_true(app, crm, remote):
         remote.set(link.remote_id, Tasks=tasks)
         poll()
     assert crm.comments_of(link.issue_id).count(RULE_MESSAGE) == 2
-    assert len(events("rule_fired", link.issue_id)) == 2
+    assert len(events_of_kind("rule_fired", link.issue_id)) == 2
 
 
 def test_a_rule_that_stays_false_never_posts(app, crm, remote):
@@ -262,7 +258,7 @@ def test_a_rule_that_stays_false_never_posts(app, crm, remote):
     remote.set(link.remote_id, Description="edited by the crew")
     poll()
     assert RULE_MESSAGE not in crm.comments_of(link.issue_id)
-    assert events("rule_fired") == []
+    assert events_of_kind("rule_fired") == []
 
 
 def test_a_rule_naming_a_missing_field_is_a_rule_error_said_once(app, crm, remote):
@@ -274,7 +270,7 @@ def test_a_rule_naming_a_missing_field_is_a_rule_error_said_once(app, crm, remot
         remote.set(link.remote_id, Description="changed, so polled again")
     poll()
 
-    [error] = events("rule_error")
+    [error] = events_of_kind("rule_error")
     assert error.level == "error"
     assert 'no field "Tasks"' in error.detail
     assert error.integration_id == integration().id
@@ -304,7 +300,7 @@ def test_public_remote_comments_are_imported_once_private_ones_never(app, crm, r
     assert (stored.remote_key, stored.author) == ("c-1", "Crew 4")
     assert stored.pushed_at is not None  # never sent back to the remote request
     assert not lifecycle.has_unsent_notes(link)
-    assert len(events("comments_imported", link.issue_id)) == 1
+    assert len(events_of_kind("comments_imported", link.issue_id)) == 1
 
 
 def test_remote_comments_are_not_read_unless_switched_on(app, crm, remote):
@@ -322,7 +318,7 @@ def test_a_missing_remote_record_is_a_warning_said_once(app, crm, remote):
     poll()
     poll()
 
-    [warning] = events("remote_missing", link.issue_id)
+    [warning] = events_of_kind("remote_missing", link.issue_id)
     assert warning.level == "warning"
     assert warning.detail == f"remote request R-{link.remote_id} was not found"
     assert link.state == SyncState.ACKNOWLEDGED
@@ -355,7 +351,7 @@ def test_a_reopened_link_waits_for_the_remote_to_be_seen_open_before_closing_aga
     poll()
     assert link.state == SyncState.CLOSED
     assert crm.count("close") == 2
-    assert [e.kind for e in events("closed", link.issue_id)] == ["closed", "closed"]
+    assert [e.kind for e in events_of_kind("closed", link.issue_id)] == ["closed", "closed"]
 
 
 # ------------------------------------------------------------------- isolation
@@ -381,7 +377,7 @@ def test_a_poisoned_link_is_isolated_and_the_others_still_close(app, crm, remote
     assert (report.closed, report.failed) == (2, 1)
     assert [k.state for k in links] == [SyncState.CLOSED, SyncState.ACKNOWLEDGED, SyncState.CLOSED]
     assert links[1].last_error == "poisoned row"
-    assert [e.level for e in events("remote_poll_failed", links[1].issue_id)] == ["error"]
+    assert [e.level for e in events_of_kind("remote_poll_failed", links[1].issue_id)] == ["error"]
     assert crm.count("close") == 2
 
 
@@ -398,7 +394,7 @@ def test_a_poisoned_link_in_a_batch_of_quiet_changes_does_not_lose_or_double_the
 
     assert (report.polled, report.failed) == (2, 1)
     assert [k.remote_status for k in links] == ["In Progress", "Open", "In Progress"]
-    assert [len(events("remote_status", k.issue_id)) for k in links] == [1, 0, 1]
+    assert [len(events_of_kind("remote_status", k.issue_id)) for k in links] == [1, 0, 1]
 
 
 def test_unchanged_links_are_marked_polled_even_when_a_neighbour_is_poisoned(
@@ -429,7 +425,7 @@ def test_a_batch_fetch_error_is_recorded_and_the_poll_goes_on(app, crm, remote):
     assert (report.batches, report.failed, report.closed) == (2, 1, 1)
     assert report.errors == ["Fake EAM: timed out"]
     assert (first.state, second.state) == (SyncState.ACKNOWLEDGED, SyncState.CLOSED)
-    [failure] = events("remote_poll_failed")
+    [failure] = events_of_kind("remote_poll_failed")
     assert (failure.level, failure.detail) == ("error", "batch of 1: Fake EAM: timed out")
     cursor = db.session.get(SyncCursor, "poll:public-works")
     assert cursor.last_success_at is not None
@@ -463,6 +459,6 @@ def test_links_closed_longer_than_the_archive_period_are_archived(app, crm, remo
 
     assert report.archived == 1
     assert (old.state, recent.state) == (SyncState.ARCHIVED, SyncState.CLOSED)
-    assert [e.detail for e in events("archived", old.issue_id)] == [
+    assert [e.detail for e in events_of_kind("archived", old.issue_id)] == [
         "closed for more than 3 days; no more sync"
     ]

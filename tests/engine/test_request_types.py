@@ -5,8 +5,9 @@ questions whose answers the CRM shows publicly warned about."""
 from __future__ import annotations
 
 from tests.engine.conftest import load_agency
+from tests.support import integration_id
 from webapp.extensions import db
-from webapp.models import Event, Integration, RequestType
+from webapp.models import Event, RequestType
 from webapp.sync import request_types
 
 FIRST_NAME = {
@@ -22,10 +23,6 @@ LAST_NAME = {
     "answer_kept_private": True,
 }
 DEPTH = {"primary_key": 150, "question": "How deep?", "question_type": "number"}
-
-
-def integration_id() -> int:
-    return db.session.execute(db.select(Integration.id)).scalar_one()
 
 
 def pothole_type(crm, *questions: dict) -> None:

@@ -58,9 +58,7 @@ def verify_address(
 
 
 def _record(link: SyncLink, kind: str, detail: str, *, level: str = "warning") -> None:
-    events.record(
-        kind, detail, issue_id=link.issue_id, integration_id=link.integration_id, level=level
-    )
+    events.record_for(link, kind, detail, level=level)
 
 
 def address_parts(link: SyncLink, issue: Issue, geocoder: ReverseGeocoder | None) -> dict[str, str]:

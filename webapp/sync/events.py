@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..extensions import db
-from ..models import Event
+from ..models import Event, SyncLink
 
 log = logging.getLogger("crosswalk.sync")
 
@@ -27,6 +27,13 @@ def record(
     db.session.add(event)
     log.log(_LOG_LEVELS.get(level, logging.INFO), "%s issue=%s %s", kind, issue_id, detail)
     return event
+
+
+def record_for(link: SyncLink, kind: str, detail: str = "", *, level: str = "info") -> Event:
+    """``record`` on the timeline of ``link``'s issue, naming its integration."""
+    return record(
+        kind, detail, issue_id=link.issue_id, integration_id=link.integration_id, level=level
+    )
 
 
 def record_now(kind: str, detail: str = "", **kwargs) -> None:

@@ -96,9 +96,7 @@ def move(link: SyncLink, to: str, event: str, detail: str, *, level: str = "info
     The caller commits (with whatever else the move belongs to)."""
     _check(link.state, to, event)
     link.state = to
-    events.record(
-        event, detail, issue_id=link.issue_id, integration_id=link.integration_id, level=level
-    )
+    events.record_for(link, event, detail, level=level)
 
 
 def _check(state: str | None, to: str, event: str) -> None:

@@ -158,13 +158,7 @@ def outbound_request(
     """Everything the connector may send; mapping problems raise FieldMappingError."""
     requester = build_requester(issue, settings, request_type)
     for warning in requester.warnings:
-        events.record(
-            "config_warning",
-            warning,
-            issue_id=issue.id,
-            integration_id=link.integration_id,
-            level="warning",
-        )
+        events.record_for(link, "config_warning", warning, level="warning")
     return OutboundRequest(
         crm_issue_id=issue.id,
         category_remote_id=link.category.remote_id if link.category else "",

@@ -62,13 +62,7 @@ class PushContext:
             self._connector.close()
 
     def record(self, kind: str, detail: str, *, level: str = "info") -> None:
-        events.record(
-            kind,
-            detail,
-            issue_id=self.link.issue_id,
-            integration_id=self.link.integration_id,
-            level=level,
-        )
+        events.record_for(self.link, kind, detail, level=level)
 
 
 def push_link(link_id: int) -> SyncLink:
@@ -252,7 +246,6 @@ def record_failure(
     link.attempts = (link.attempts or 0) + 1
     link.last_error = str(exc) or exc.__class__.__name__
     link.last_error_at = utcnow()
-    where = {"issue_id": link.issue_id, "integration_id": link.integration_id}
     if final and link.state == SyncState.ACKNOWLEDGED:
         # Only a comment or remote-close leg can fail here: the request stays
         # synced; the sweeper sends what is left later.
@@ -260,7 +253,7 @@ def record_failure(
             kind, what = "remote_close_failed", "close the remote request"
         else:
             kind, what = "comments_failed", "send comments to the remote request"
-        events.record(kind, f"could not {what}: {link.last_error}", level="error", **where)
+        events.record_for(link, kind, f"could not {what}: {link.last_error}", level="error")
     elif final:
         lifecycle.move(
             link,
@@ -271,11 +264,11 @@ def record_failure(
         )
     else:
         when = f"; retrying in {retry_in:.0f} s" if retry_in else "; retrying"
-        events.record(
+        events.record_for(
+            link,
             "push_retry",
             f"attempt {link.attempts} failed: {link.last_error}{when}",
             level="warning",
-            **where,
         )
     db.session.commit()
 

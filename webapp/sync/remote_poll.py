@@ -167,11 +167,8 @@ def apply_rules(ctx: PollContext, link: SyncLink, previous: dict | None, current
             continue
         ctx.crm.add_comment(link.issue_id, decision.rule.message)
         state.fired_at = utcnow()
-        events.record(
-            "rule_fired",
-            f"{decision.rule.describe()}: {decision.rule.message}",
-            issue_id=link.issue_id,
-            integration_id=link.integration_id,
+        events.record_for(
+            link, "rule_fired", f"{decision.rule.describe()}: {decision.rule.message}"
         )
         db.session.commit()  # the comment is posted: never post it again
         fired += 1
@@ -211,12 +208,11 @@ def import_comments(ctx: PollContext, link: SyncLink, comments: list[RemoteComme
         db.session.commit()  # one by one: a failure later never re-posts this one
         imported += 1
     if imported:
-        events.record(
+        events.record_for(
+            link,
             "comments_imported",
             f"{imported} public comment(s) from {ctx.integration.name} posted as "
             f"{ctx.integration_user}",
-            issue_id=link.issue_id,
-            integration_id=link.integration_id,
         )
     return imported
 
@@ -235,22 +231,11 @@ def apply_remote(
         problem = f"remote request {link.remote_display_id or link.remote_id} was not found"
         if link.last_error != problem:
             link.last_error, link.last_error_at = problem, utcnow()
-            events.record(
-                "remote_missing",
-                problem,
-                issue_id=issue.id,
-                integration_id=link.integration_id,
-                level="warning",
-            )
+            events.record_for(link, "remote_missing", problem, level="warning")
         return False
     status_changed = record.status != link.remote_status
     if status_changed:
-        events.record(
-            "remote_status",
-            f"{link.remote_status or '—'} → {record.status}",
-            issue_id=issue.id,
-            integration_id=link.integration_id,
-        )
+        events.record_for(link, "remote_status", f"{link.remote_status or '—'} → {record.status}")
     # The last observation (the previous poll, or the record as created).
     previous = dict(link.remote_fields) if link.remote_fields else None
     link.remote_status = record.status
@@ -261,12 +246,7 @@ def apply_remote(
     apply_rules(ctx, link, previous, dict(record.fields))
     if status_changed and (note := ctx.connector.status_message_for(record)):
         crm.add_comment(issue.id, note)
-        events.record(
-            "status_message",
-            f"status {record.status}: {note}",
-            issue_id=issue.id,
-            integration_id=link.integration_id,
-        )
+        events.record_for(link, "status_message", f"status {record.status}: {note}")
         db.session.commit()  # posted: never again for this transition
     if not record.closed:
         # Seen open: the next close is a real one.
