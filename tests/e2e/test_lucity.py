@@ -9,7 +9,7 @@ from tests.support import link_of, queue_crm_poll, run_jobs
 from webapp.agency_config import ConfigError, parse_agency_config
 from webapp.extensions import db
 from webapp.models import Category, Event, SyncState
-from webapp.sync import category_sync, importer, remote_poll
+from webapp.sync import category_sync, importer, remote_poll, schedule
 from webapp.sync.configure import apply_config
 
 
@@ -96,6 +96,16 @@ def test_work_request_round_trip_with_projection(lucity_app, sim):
     crm = sim.scf_issue(issue_id)
     assert crm["status"] == "Closed"
     assert crm["comments"][-1]["comment"] == "This request was canceled."
+
+
+def test_lucity_sets_its_own_category_sync_interval(lucity_app, sim):
+    text = lucity_yaml(sim.sims).replace(
+        "    category_code: SCF\n", "    category_code: SCF\n    category_sync_interval: 3600\n"
+    )
+    with lucity_app.app_context():
+        apply_config(parse_agency_config(text, base_dir=BOUNDARIES))
+        [water] = schedule.find_tasks("categories", "water")
+    assert (water.key, water.interval) == ("categories-water", 3600)
 
 
 def test_private_non_internal_category_is_flagged_for_review(lucity_app, sim):
