@@ -48,7 +48,7 @@ def config_group() -> None:
 @with_appcontext
 def config_load(path: str) -> None:
     """Validate FILE.yaml completely, then write it to the database."""
-    from .sync.configure import apply_config
+    from .sync import engine
 
     try:
         config = load_agency_config(path)
@@ -60,7 +60,7 @@ def config_load(path: str) -> None:
         if len(exc.problems) > 1:
             click.echo(f"  ({len(exc.problems)} problems; nothing was changed)", err=True)
         raise click.exceptions.Exit(1) from None
-    report = apply_config(config)
+    report = engine.apply_config(config)
     click.echo(f"{path}: {report.summary()}")
 
 

@@ -130,7 +130,6 @@ def _run(
 ) -> None:
     from . import create_app
     from .sync import engine
-    from .sync.configure import apply_config
 
     requests.post(
         f"{sims.cartegraph.url}/_sim/auto_progress",
@@ -155,7 +154,7 @@ def _run(
     config_path.write_text(text)
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
-        apply_config(
+        engine.apply_config(
             parse_agency_config(text, source=str(config_path), base_dir=config_path.parent)
         )
     worker = start_worker(app)

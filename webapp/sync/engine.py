@@ -16,10 +16,12 @@ from flask import current_app
 
 from integrations.seeclickfix import CrmIssue
 
+from ..agency_config import AgencyConfig
 from ..extensions import db
 from ..models import Integration, SyncLink, SyncState
 from . import (
     category_sync,
+    configure,
     crm_poll,
     importer,
     ingest,
@@ -36,6 +38,7 @@ from .schedule import PeriodicTask, TaskNotAvailable
 
 __all__ = [
     "LinkNotFoundError",
+    "apply_config",
     "PeriodicTask",
     "TaskNotAvailable",
     "ensure_schedules",
@@ -72,6 +75,12 @@ def job_kind(name: str) -> jobs.JobKind:
         return JOB_KINDS[name]
     except KeyError:
         raise LookupError(f"unknown job kind {name!r} (known: {', '.join(JOB_KINDS)})") from None
+
+
+# ------------------------------------------------------------------ configuration
+def apply_config(config: AgencyConfig) -> configure.ApplyReport:
+    """A validated agency file into the database, in one transaction, idempotently."""
+    return configure.apply_config(config)
 
 
 # ------------------------------------------------------------------ CRM issues in
