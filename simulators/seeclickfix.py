@@ -6,10 +6,14 @@ test needs beyond it (residents reporting, commenting, reopening) lives under
 an explicit offset (``2026-11-23T10:15:00-05:00``), like the real API, so
 clients are forced to handle offsets and same-second updates.
 
+Documented: ``updated_at_after`` is inclusive (``>=``) and times may be sent
+in UTC with ``Z``.
+
 Choices where the public docs are silent (clients must not rely on them):
-* ``updated_at_after`` / ``after`` are strict (``>``), ``..._before`` strict
-  (``<``); a naive time in a query is read in the organization's time zone.
-* Default order is ``created_at`` DESC; ties break on ``id`` so paging is stable.
+* ``after`` is strict (``>``), ``..._before`` strict (``<``); a naive time in a
+  query is read in the organization's time zone.
+* Default order is ``created_at`` DESC; ties break on ``id`` (ascending with
+  ``sort_direction=ASC``) so paging is stable.
 * ``acknowledge`` on a Closed/Archived issue, ``close``/``open`` on an
   Archived one, are 422.
 """
@@ -161,6 +165,7 @@ def _api_blueprint(state: SeeClickFixState) -> Blueprint:
             pages = math.ceil(len(issues) / per_page)
             chunk = issues[(page - 1) * per_page : page * per_page]
             body_issues = [state.issue_json(i, _api_root(), details=details) for i in chunk]
+            state.after_listing(chunk)  # the reply above shows them as they were read
         next_page = page + 1 if page < pages else None
         previous_page = page - 1 if page > 1 else None
         return jsonify(
@@ -308,6 +313,15 @@ def _control_blueprint(state: SeeClickFixState) -> Blueprint:
     def archive(issue_id: int) -> Response:
         issue = state.archive(issue_id)
         return jsonify(state.issue_json(issue, _api_root(), details=True))
+
+    @bp.post("/update_listed_issues")
+    def update_listed_issues() -> Response:
+        """``{"enabled": true}``: each issue a list request returns is updated
+        once right after (see ``SeeClickFixState.after_listing``)."""
+        body = request.get_json(silent=True) or {}
+        with state.lock:
+            state.update_listed_issues = bool(body.get("enabled"))
+        return jsonify({"enabled": state.update_listed_issues})
 
     @bp.post("/webhook")
     def configure_webhook() -> Response:

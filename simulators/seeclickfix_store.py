@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -152,7 +152,9 @@ class IssueQuery:
     def matches(self, issue: Issue) -> bool:
         checks = (
             issue.status.lower() in self.statuses,
-            self.updated_after is None or issue.updated_at > self.updated_after,
+            # Inclusive, as documented (vendor-apis.md §6): a client that pages by
+            # keyset asks again from the last time it read.
+            self.updated_after is None or issue.updated_at >= self.updated_after,
             self.updated_before is None or issue.updated_at < self.updated_before,
             self.created_after is None or issue.created_at > self.created_after,
             self.created_before is None or issue.created_at < self.created_before,
@@ -217,6 +219,10 @@ class SeeClickFixState(SimulatorState):
         self._next_issue_id = FIRST_ISSUE_ID
         self._next_comment_id = FIRST_COMMENT_ID
         self._next_person_id = FIRST_PERSON_ID
+        # ``/_sim/update_listed_issues``: each issue a list request returns is
+        # updated once, right after it was served.
+        self.update_listed_issues = False
+        self._updated_by_listing: set[int] = set()
 
     def close(self) -> None:
         self.webhooks.close()
@@ -350,6 +356,22 @@ class SeeClickFixState(SimulatorState):
             issue = self.get_issue(issue_id)
             self._set_status(issue, "Archived", self.now())
         return issue
+
+    def after_listing(self, listed: list[Issue]) -> None:
+        """With ``update_listed_issues`` on: as the agency's workers acknowledge
+        each issue they just read, update every issue this list request
+        returned (each issue once) to one time later than any issue's, which
+        moves them to the end of an ``updated_at`` listing while a client pages
+        through it. A time ahead of the clock, so a test need not wait for it."""
+        with self.lock:
+            fresh = [i for i in listed if i.id not in self._updated_by_listing]
+            if not self.update_listed_issues or not fresh:
+                return
+            newest = max(i.updated_at for i in self.issues.values())
+            when = max(newest + timedelta(seconds=1), self.now())
+            for issue in fresh:
+                self._updated_by_listing.add(issue.id)
+                issue.updated_at = when
 
     def find_issues(self, query: IssueQuery) -> list[Issue]:
         with self.lock:

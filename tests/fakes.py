@@ -11,7 +11,7 @@ and what happens when a vendor errs.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -29,6 +29,13 @@ from integrations.base import (
     RemoteRequest,
 )
 from integrations.seeclickfix import CrmIssue, parse_issue
+from integrations.seeclickfix.client import (
+    MAX_LIST_REQUESTS,
+    IssuePage,
+    KeysetWalk,
+    parse_issue_page,
+    wire_time,
+)
 from integrations.settings import FEATURE_SWITCHES, IntegrationSettings
 
 
@@ -148,6 +155,17 @@ class FakeConnector(Connector):
         self.remote.answered("create_request")
         return self.to_record(remote_id)
 
+    def records_by_external_ids(
+        self, crm_issue_ids: Sequence[int]
+    ) -> dict[str, list[RemoteRecord]]:
+        self.remote.called("records_by_external_ids", tuple(crm_issue_ids))
+        found: dict[str, list[RemoteRecord]] = {}
+        for crm_issue_id in crm_issue_ids:
+            ids = sorted(self.remote.by_external_id(crm_issue_id), key=int)
+            if ids:
+                found[str(crm_issue_id)] = [self.to_record(i) for i in ids]
+        return found
+
     def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
         self.remote.called("fetch_records", tuple(remote_ids))
         return {i: self.to_record(i) for i in remote_ids if i in self.remote.records}
@@ -210,9 +228,20 @@ class FakeCrm(Faults):
         self.request_types: dict[int, dict[str, Any]] = {}
         self._ids = itertools.count(5001)
         self._comment_ids = itertools.count(90001)
-        self._clock = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+        # The CRM's clock starts an hour before ours (whole seconds, as the CRM
+        # writes them): never in our future, which the engine would distrust.
+        self._clock = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
         # (count, exc): the issue listing raises ``exc`` after ``count`` issues.
         self.listing_fault: tuple[int, BaseException] | None = None
+        # The listing, as the client reads it page by page: its page size and
+        # request cap, a hook called before each page is served (with
+        # ``updated_after`` and the page number: where a test lets workers
+        # update issues between the poll's requests), and one that rewrites
+        # each reply's raw envelope (a CRM that misbehaves).
+        self.per_page = 20
+        self.max_requests = MAX_LIST_REQUESTS
+        self.before_page: Callable[[datetime | None, int], None] | None = None
+        self.tamper_page: Callable[[dict[str, Any], int], Any] | None = None
 
     def tick(self) -> str:
         """A strictly later update time (the CRM's clock)."""
@@ -246,6 +275,12 @@ class FakeCrm(Faults):
 
     def update(self, issue_id: int, **fields: Any) -> None:
         self.issues[issue_id].update(fields, updated_at=self.tick())
+
+    def bulk_update(self, issue_ids: Sequence[int], **fields: Any) -> None:
+        """Staff change many issues at once: they all share one ``updated_at``."""
+        now = self.tick()
+        for issue_id in issue_ids:
+            self.issues[issue_id].update(fields, updated_at=now)
 
     def staff_close(self, issue_id: int) -> None:
         """Agency staff close the issue in the CRM (not the integration user)."""
@@ -284,25 +319,50 @@ class FakeCrm(Faults):
         self.listing_fault = (count, exc)
 
     def iter_updated_issues(self, updated_after: datetime | None) -> Iterator[CrmIssue | Exception]:
-        """Like the real client: oldest first, and a malformed issue is yielded
-        as its parse error instead of stopping the listing."""
+        """The real client's walk (``KeysetWalk``) over ``issues_page``: oldest
+        first, and a malformed issue is yielded as its parse error."""
         self.called("iter_updated_issues", updated_after)
         fault, self.listing_fault = self.listing_fault, None
-        rows = sorted(self.issues.values(), key=lambda r: (r["updated_at"], r["id"]))
-        yielded = 0
-        for raw in rows:
-            updated = datetime.fromisoformat(raw["updated_at"].replace("Z", "+00:00"))
-            if updated_after is not None and updated < updated_after:
-                continue
+        walk = KeysetWalk(self.issues_page, updated_after, max_requests=self.max_requests)
+        for yielded, item in enumerate(walk):
             if fault is not None and yielded == fault[0]:
                 raise fault[1]
-            try:
-                yield parse_issue(raw)
-            except ValueError as exc:
-                yield exc
-            yielded += 1
+            yield item
         if fault is not None:  # fewer issues than ``count``: the last page errs
             raise fault[1]
+
+    def issues_page(self, updated_after: datetime | None, page: int) -> IssuePage:
+        """One page of the listing, read by the real envelope parser."""
+        self.called("issues_page", updated_after, page)
+        if self.before_page is not None:
+            self.before_page(updated_after, page)
+        body = self._listing(updated_after, page)
+        if self.tamper_page is not None:
+            body = self.tamper_page(body, page)
+        return parse_issue_page(body, page)
+
+    def _listing(self, updated_after: datetime | None, page: int) -> dict[str, Any]:
+        """The documented envelope: ``updated_at_after`` inclusive (sent in
+        whole seconds, as the client sends it), ``updated_at`` then id ascending."""
+        since = None
+        if updated_after is not None:  # as the client sends it
+            since = datetime.fromisoformat(wire_time(updated_after).replace("Z", "+00:00"))
+        rows = sorted(
+            (r for r in self.issues.values() if since is None or self._time(r) >= since),
+            key=lambda r: (self._time(r), r["id"]),
+        )
+        first = (page - 1) * self.per_page
+        next_page = page + 1 if first + self.per_page < len(rows) else None
+        pagination = {"page": page, "per_page": self.per_page, "next_page": next_page}
+        return {
+            "errors": None,
+            "metadata": {"pagination": pagination},
+            "issues": [dict(r) for r in rows[first : first + self.per_page]],
+        }
+
+    @staticmethod
+    def _time(row: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(row["updated_at"].replace("Z", "+00:00"))
 
     def get_issue(self, issue_id: int) -> CrmIssue:
         self.called("get_issue", issue_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import requests
 
@@ -49,14 +49,15 @@ def test_per_page_is_clamped(sims, scf):
     assert "comments" in detailed["issues"][0]
 
 
-def test_updated_at_after_returns_only_newer_updates(sims, scf):
+def test_updated_at_after_returns_updates_at_or_after_it(sims, scf):
     params = {"per_page": 100, "sort": "updated_at", "sort_direction": "ASC"}
     issues = scf.get(issues_url(sims), params=params).json()["issues"]
     stamps = [datetime.fromisoformat(i["updated_at"]) for i in issues]
     assert stamps == sorted(stamps)
     cutoff = issues[9]["updated_at"]
     newer = scf.get(issues_url(sims), params={**params, "updated_at_after": cutoff}).json()
-    assert [i["id"] for i in newer["issues"]] == [i["id"] for i in issues[10:]]
+    # Inclusive, as documented: the issue updated at the cutoff is listed too.
+    assert [i["id"] for i in newer["issues"]] == [i["id"] for i in issues[9:]]
 
     # A new comment on an old issue bumps it past the cutoff.
     oldest = issues[0]["id"]
@@ -78,6 +79,55 @@ def test_same_second_updates_page_stably(sims, scf):
         ]
     assert len(seen) == len(set(seen)) == 30
     assert seen[-5:] == ids
+
+
+def test_updated_at_after_takes_utc_with_z(sims, scf):
+    params = {"per_page": 100, "sort": "updated_at", "sort_direction": "ASC"}
+    issues = scf.get(issues_url(sims), params=params).json()["issues"]
+    local = datetime.fromisoformat(issues[20]["updated_at"])  # the organization's offset
+    assert local.utcoffset()
+    in_utc = local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    reply = scf.get(issues_url(sims), params={**params, "updated_at_after": in_utc})
+
+    assert reply.status_code == 200
+    assert [i["id"] for i in reply.json()["issues"]] == [i["id"] for i in issues[20:]]
+
+
+def test_updated_at_ascending_breaks_ties_on_id_ascending(sims, scf):
+    state = sims.seeclickfix_state
+    ids = sorted(state.issues)
+    shared = state.issues[ids[0]].updated_at + timedelta(days=1)
+    for issue_id in (ids[3], ids[1], ids[2]):  # one second for three issues
+        state.issues[issue_id].updated_at = shared
+    params = {"per_page": 100, "sort": "updated_at", "sort_direction": "ASC"}
+
+    listed = [i["id"] for i in scf.get(issues_url(sims), params=params).json()["issues"]]
+
+    assert listed[-3:] == [ids[1], ids[2], ids[3]]
+
+
+def test_listed_issues_can_be_updated_right_after_they_are_served(sims, scf):
+    """The ``/_sim/`` control for a CRM that changes while a client pages:
+    each listed issue is updated once, after the reply, to a later time."""
+    control = f"{sims.seeclickfix.url}/_sim/update_listed_issues"
+    assert requests.post(control, json={"enabled": True}).json() == {"enabled": True}
+    state = sims.seeclickfix_state
+    params = {"per_page": 3, "sort": "updated_at", "sort_direction": "ASC"}
+    before = max(i.updated_at for i in state.issues.values())
+
+    first = [i["id"] for i in scf.get(issues_url(sims), params=params).json()["issues"]]
+
+    # The reply showed them as read; then they moved to the end, together.
+    [moved_to] = {state.issues[i].updated_at for i in first}
+    assert moved_to > before
+    last = scf.get(issues_url(sims), params={**params, "page": 10}).json()["issues"]
+    assert [i["id"] for i in last] == first
+    assert {state.issues[i].updated_at for i in first} == {moved_to}  # once each
+    again = [i["id"] for i in scf.get(issues_url(sims), params=params).json()["issues"]]
+    assert not set(again) & set(first)
+    sims.reset()
+    assert state.update_listed_issues is False
 
 
 def test_status_request_type_and_org_filters(sims, scf):
