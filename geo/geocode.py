@@ -10,6 +10,7 @@ only ``Match_addr``, so we parse the raw reply ourselves.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -21,6 +22,17 @@ from geopy.location import Location
 
 WORLD_GEOCODER = "https://geocode.arcgis.com/arcgis/rest/services/World/GeocodeServer"
 USER_AGENT = "Crosswalk/0.1"
+
+
+# geopy's error text may carry the request URL or path, with the token in its
+# query string ("Max retries exceeded with url: /.../reverseGeocode?...&token=...").
+_QUERY = re.compile(r"([^\s?#'\"]*/[^\s?#'\"]*)\?[^\s'\"]*")
+
+
+def _without_query(text: str) -> str:
+    """The text with every URL's query string dropped (it can hold the token),
+    since the reason is shown on issue pages."""
+    return _QUERY.sub(r"\1", text)
 
 
 class GeocodeError(Exception):
@@ -119,7 +131,7 @@ class ReverseGeocoder:
         try:
             location = self._arcgis.reverse((lat, lng), exactly_one=True)
         except GeopyError as exc:
-            raise GeocodeError(f"{exc.__class__.__name__}: {exc}") from exc
+            raise GeocodeError(f"{exc.__class__.__name__}: {_without_query(str(exc))}") from exc
         if location is None:
             raise GeocodeError("no address found at this location")
         return Address(label=location.address, raw=dict(location.raw or {}))

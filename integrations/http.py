@@ -5,22 +5,96 @@ It turns transport failures and vendor replies into the errors of
 record what is not. Retrying itself is *not* done here: RQ retries whole jobs
 with growing intervals, and retrying at two levels would multiply the calls a
 struggling vendor receives.
+
+Error messages end up on issue pages and in the database, so every text built
+here goes through :func:`redact`: URLs lose their query string and any
+user:password, and token-like values are masked, whatever the vendor echoed.
 """
 
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from .config_types import SECRET_PARAM_NAME
 from .errors import PermanentError, RateLimitedError, TransientError
 
 USER_AGENT = "Crosswalk/0.1 (+https://github.com/crosswalk-hub/crosswalk)"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
 _SNIPPET = 300
+
+
+class VendorFormatError(PermanentError):
+    """The vendor answered, but not in the format its API documents (an id that
+    must be a number is not one): the same call would get the same answer."""
+
+
+class PagingLimitError(VendorFormatError):
+    """A paged listing did not end within its page cap: the vendor keeps
+    answering full pages (it ignores the offset, or its count grows forever)."""
+
+
+def numeric_id(record: Mapping[str, Any], field: str, *, system: str, where: str) -> None:
+    """Refuse a record whose ``field`` (Cartegraph ``Oid``, Lucity ``AutoNumber``) is
+    present but not an integer: the engine sends it back in numeric filters and
+    sorts by it, where text fails far from the reply that carried it."""
+    value = record.get(field)
+    if value in (None, ""):
+        return  # a missing id is the caller's to judge (it may adopt by external id)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return
+    raise VendorFormatError(
+        f"{where}: {field} is not a number: {_snippet(repr(value), 60)}", system=system
+    )
+
+
+# -------------------------------------------------------------- redaction
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+# A query string left on a bare path (urllib3: "Max retries exceeded with url: /x?token=...").
+_PATH_QUERY = re.compile(r"(/[^\s?'\"<>]*)\?[^\s'\"<>]*")
+_SECRET_PARAM = re.compile(rf"(?i)\b({SECRET_PARAM_NAME})=([^&\s'\",;<>]+)")
+_SECRET_JSON = re.compile(rf"(?i)([\"']{SECRET_PARAM_NAME}[\"']\s*:\s*)([\"'])[^\"']*\2")
+_AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)\s+[a-z0-9._~+/=-]{8,}")
+REDACTED = "[redacted]"
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its query string, fragment and user:password."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # an unparsable port or host: keep only the scheme
+        return url.split(":", 1)[0] + "://…"
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+
+
+def _safe_url_match(match: re.Match[str]) -> str:
+    # Punctuation that ends a sentence ("...failed at https://h/x: boom") is
+    # not part of the URL.
+    url = match.group(0)
+    kept = url.rstrip(".,;:!)]")
+    return safe_url(kept) + url[len(kept) :]
+
+
+def redact(text: str) -> str:
+    """``text`` safe to show and store: URLs through :func:`safe_url`, query
+    strings cut from bare paths, and token-like values masked."""
+    text = _URL.sub(_safe_url_match, text)
+    text = _PATH_QUERY.sub(r"\1", text)
+    text = _SECRET_PARAM.sub(rf"\1={REDACTED}", text)
+    text = _SECRET_JSON.sub(rf"\1\2{REDACTED}\2", text)
+    return _AUTH_HEADER.sub(rf"\1 {REDACTED}", text)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -47,9 +121,9 @@ def vendor_error_text(response: requests.Response) -> str:
     """
     try:
         body = response.json()
-    except ValueError:
-        return _snippet(response.text) or response.reason or "no body"
-    return describe_error_body(body) or _snippet(response.text)
+    except (ValueError, RecursionError):
+        return redact(_snippet(response.text) or response.reason or "no body")
+    return redact(describe_error_body(body) or _snippet(response.text))
 
 
 def describe_error_body(body: Any) -> str:
@@ -83,9 +157,9 @@ def describe_error_body(body: Any) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _snippet(text: str) -> str:
+def _snippet(text: str, limit: int = _SNIPPET) -> str:
     text = " ".join((text or "").split())
-    return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…"
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class VendorHTTP:
@@ -124,18 +198,21 @@ class VendorHTTP:
         """Send one request; return the decoded JSON (or the response)."""
         kwargs.setdefault("timeout", self.timeout)
         url = self.url(path)
+        where = f"{method} {safe_url(url)}"
         try:
             response = self.session.request(method, url, **kwargs)
         except requests.Timeout as exc:
             raise TransientError(
-                f"{method} {url} timed out ({exc.__class__.__name__})", system=self.system
+                f"{where} timed out ({exc.__class__.__name__})", system=self.system
             ) from exc
         except requests.ConnectionError as exc:
             raise TransientError(
-                f"{method} {url}: could not connect ({_snippet(str(exc))})", system=self.system
+                f"{where}: could not connect ({redact(_snippet(str(exc)))})", system=self.system
             ) from exc
         except requests.RequestException as exc:
-            raise PermanentError(f"{method} {url}: {exc}", system=self.system) from exc
+            raise PermanentError(
+                f"{where}: {redact(_snippet(str(exc)))}", system=self.system
+            ) from exc
         self.raise_for_status(response, method, url)
         if not expect_json:
             return response
@@ -154,8 +231,8 @@ class VendorHTTP:
         status = response.status_code
         if status < 400:
             return
-        text = self.error_text(response)
-        where = f"{method} {url}"
+        text = redact(self.error_text(response))
+        where = f"{method} {safe_url(url)}"
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise RateLimitedError(
@@ -187,7 +264,15 @@ class VendorHTTP:
             # worth retrying, and the reason names what came back.
             kind = response.headers.get("Content-Type", "no content type")
             raise TransientError(
-                f"{method} {url}: reply is not JSON ({kind}): {_snippet(response.text)!r}",
+                f"{method} {safe_url(url)}: reply is not JSON ({kind}): "
+                f"{redact(_snippet(response.text))!r}",
                 system=self.system,
                 status=response.status_code,
             ) from exc
+        except RecursionError:
+            # Thousands of nested brackets: no API answers that.
+            raise VendorFormatError(
+                f"{method} {safe_url(url)}: reply is JSON nested too deeply to read",
+                system=self.system,
+                status=response.status_code,
+            ) from None

@@ -97,8 +97,9 @@ class CategorySettings(StrictModel):
     """One remote category (Cartegraph Request Issue, Lucity Problem Code)."""
 
     remote_id: RemoteId
-    crm_request_type_id: int | None = None
-    name: str | None = None
+    # A CRM id: stored in a 32-bit integer column.
+    crm_request_type_id: int | None = Field(None, gt=0, le=2**31 - 1)
+    name: str | None = Field(None, max_length=300)
     acknowledgment_message: Message | None = None
     closing_message: Message | None = None
     internal: bool = False

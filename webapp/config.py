@@ -37,6 +37,20 @@ def from_environment(instance_path: str) -> dict:
         "CROSSWALK_INPROCESS_WORKER": env.get("CROSSWALK_INPROCESS_WORKER", "1") != "0",
         # A pending issue older than this is re-enqueued by the sweeper.
         "CROSSWALK_SWEEP_AFTER": int(env.get("CROSSWALK_SWEEP_AFTER", "120")),
+        # A push holds its link's lease this long, renewed while it works: a
+        # killed job's link is free again within this time.
+        "CROSSWALK_LEASE_SECONDS": float(env.get("CROSSWALK_LEASE_SECONDS", "60")),
+        # Seconds between dispatcher ticks in each worker (due pushes, periodic tasks).
+        "CROSSWALK_DISPATCH_INTERVAL": float(env.get("CROSSWALK_DISPATCH_INTERVAL", "5")),
+        # A job queued this long ago and not yet started is queued again (it was
+        # lost with Redis, or its worker died).
+        "CROSSWALK_REDISPATCH_AFTER": float(env.get("CROSSWALK_REDISPATCH_AFTER", "60")),
+        # After a create whose answer was lost, wait this long before looking the
+        # request up: a vendor may apply a create late.
+        "CROSSWALK_CREATE_SETTLE_SECONDS": float(env.get("CROSSWALK_CREATE_SETTLE_SECONDS", "60")),
         "CROSSWALK_WEBHOOK_TOLERANCE": int(env.get("CROSSWALK_WEBHOOK_TOLERANCE", "300")),
+        # Largest webhook body accepted (bytes), judged before the body is read.
+        # An issue with its comments is a few kilobytes; 1 MiB leaves room.
+        "CROSSWALK_WEBHOOK_MAX_BYTES": int(env.get("CROSSWALK_WEBHOOK_MAX_BYTES", str(1 << 20))),
         "CROSSWALK_HTTP_TIMEOUT": float(env.get("CROSSWALK_HTTP_TIMEOUT", "30")),
     }

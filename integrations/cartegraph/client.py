@@ -16,12 +16,16 @@ import requests
 
 from ..base import Credentials
 from ..errors import TransientError
-from ..http import VendorHTTP
+from ..http import PagingLimitError, VendorHTTP, numeric_id
 from .settings import CartegraphSettings
 
 SYSTEM = "Cartegraph"
 # The documented default page size of a class query.
 DEFAULT_LIMIT = 1000
+# A query reads at most this many pages (a million records at the default
+# limit): a server that never ends its listing fails the job with a reason in
+# seconds, instead of paging until the job's timeout kills it unexplained.
+MAX_PAGES = 1000
 
 
 class CartegraphClient:
@@ -43,7 +47,9 @@ class CartegraphClient:
         """The records of a ``{"<Class>": [...], "_metadata": ...}`` envelope.
 
         Anything that is not an envelope is a proxy or maintenance page rather
-        than Cartegraph's answer: worth retrying (TransientError)."""
+        than Cartegraph's answer: worth retrying (TransientError). A record
+        whose ``Oid`` is not a number is Cartegraph's answer all the same, in
+        a format no call can use: ``VendorFormatError``."""
         if not isinstance(body, Mapping):
             raise TransientError(
                 f"expected a {class_name} envelope, got {type(body).__name__}", system=SYSTEM
@@ -55,26 +61,47 @@ class CartegraphClient:
             raise TransientError(
                 f"{class_name} in the reply is not a list of records", system=SYSTEM
             )
+        for record in records:
+            numeric_id(record, "Oid", system=SYSTEM, where=f"a {class_name} record")
         return [dict(r) for r in records]
+
+    @staticmethod
+    def total_count(body: Mapping[str, Any]) -> int | None:
+        """``_metadata.totalCount``, when the reply carries a usable one."""
+        metadata = body.get("_metadata")
+        total = metadata.get("totalCount") if isinstance(metadata, Mapping) else None
+        return total if isinstance(total, int) and not isinstance(total, bool) else None
 
     def query(
         self, class_name: str, filter_expr: str | None = None, *, limit: int = DEFAULT_LIMIT
     ) -> list[dict[str, Any]]:
         """Every record of ``class_name`` matching ``filter_expr`` (all when None),
-        following offset paging until ``totalCount``."""
+        following offset paging until ``totalCount``, for at most ``MAX_PAGES``."""
         found: list[dict[str, Any]] = []
-        offset = 0
-        while True:
+        previous: list[dict[str, Any]] | None = None
+        for number in range(MAX_PAGES):
+            offset = number * limit
             params: dict[str, Any] = {"limit": limit, "offset": offset}
             if filter_expr:
                 params["filter"] = filter_expr
             body = self.http.get(f"classes/{class_name}", params=params)
             page = self.records(body, class_name)
+            total = self.total_count(body)
+            if page and page == previous:
+                raise PagingLimitError(
+                    f"{class_name}: the page at offset {offset} repeats the one before it: "
+                    "the server ignores the offset, so the listing would never end",
+                    system=SYSTEM,
+                )
             found.extend(page)
-            total = (body.get("_metadata") or {}).get("totalCount")
-            offset += limit
-            if not page or not isinstance(total, int) or offset >= total:
+            if not page or total is None or offset + limit >= total:
                 return found
+            previous = page
+        raise PagingLimitError(
+            f"{class_name}: still more records after {MAX_PAGES} pages of {limit} "
+            f"(totalCount {total}): stopped; the server does not end its listing",
+            system=SYSTEM,
+        )
 
     def create(self, class_name: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Create records; return those the reply shows with their ``Oid``.

@@ -10,10 +10,14 @@ import requests
 
 from ..base import Credentials
 from ..errors import TransientError
-from ..http import VendorHTTP
+from ..http import PagingLimitError, VendorHTTP, numeric_id
 from .settings import LucitySettings
 
 SYSTEM = "Lucity"
+# A query reads at most this many pages (50,000 rows at the default TAKE of
+# 50): a server that never ends its listing fails the job with a reason in
+# seconds, instead of paging until the job's timeout kills it unexplained.
+MAX_PAGES = 1000
 
 
 def sql_literal(value: Any) -> str:
@@ -67,8 +71,9 @@ class LucityClient:
         empty next one."""
         take = self.settings.take
         rows: list[dict[str, Any]] = []
-        skip = 0
-        while True:
+        previous: list[Any] | None = None
+        for number in range(MAX_PAGES):
+            skip = number * take
             page = self.internal.get(
                 path, params=self.params(FILTER=filter_expr, TAKE=take, SKIP=skip)
             )
@@ -76,13 +81,32 @@ class LucityClient:
                 raise TransientError(
                     f"{path}: expected a list, got {type(page).__name__}", system=SYSTEM
                 )
-            rows.extend(r for r in page if isinstance(r, dict))
+            if page and page == previous:
+                raise PagingLimitError(
+                    f"{path}: the page at SKIP={skip} repeats the one before it: "
+                    "the server ignores SKIP, so the listing would never end",
+                    system=SYSTEM,
+                )
+            rows.extend(self.checked(r, path) for r in page if isinstance(r, dict))
             if len(page) < take or (at_most is not None and len(rows) >= at_most):
                 return rows
-            skip += take
+            previous = page
+        raise PagingLimitError(
+            f"{path}: still full pages after {MAX_PAGES} pages of {take}: stopped; "
+            "the server does not end its listing",
+            system=SYSTEM,
+        )
+
+    @staticmethod
+    def checked(row: Any, path: str) -> Any:
+        """``row`` (a reply record) once its ``AutoNumber``, if any, is a number:
+        the engine filters and sorts on it (``RQ_ID IN (...)``)."""
+        if isinstance(row, dict):
+            numeric_id(row, "AutoNumber", system=SYSTEM, where=f"a record from {path}")
+        return row
 
     def post_json(self, http: VendorHTTP, path: str, body: dict, **params: Any) -> Any:
-        return http.post(path, params=self.params(**params), json=body)
+        return self.checked(http.post(path, params=self.params(**params), json=body), path)
 
     def put_json(self, path: str, body: dict) -> Any:
-        return self.internal.put(path, params=self.params(), json=body)
+        return self.checked(self.internal.put(path, params=self.params(), json=body), path)

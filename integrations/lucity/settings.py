@@ -8,15 +8,16 @@ variant is a configuration change rather than a code fork.
 
 from __future__ import annotations
 
+from string import Formatter
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from geo.projection import ProjectionError, check_srid
 
-from ..config_types import Environment, HttpUrl, Message, StrictModel
+from ..config_types import Environment, HttpUrl, Message, StrictModel, check_query
 from ..settings import IntegrationSettings
 
 
@@ -31,20 +32,50 @@ def _status_code(value: object) -> str:
 StatusCode = Annotated[str, BeforeValidator(_status_code)]
 
 
-class LucityPaths(StrictModel):
-    """Endpoint paths; ``{auto}`` is a record's AutoNumber."""
+def _relative_path(value: str) -> str:
+    """A path under the configured endpoint, with ``{auto}`` its only placeholder.
 
-    citizen_create: str = "Requests.svc/"
-    citizen_media: str = "Requests.svc/{auto}/media/"
-    requests: str = "Work/Requests.svc/"
-    request: str = "Work/Requests.svc/{auto}"
-    request_comments: str = "Work/Requests.svc/{auto}/Comments"
-    request_documents: str = "Work/Requests.svc/{auto}/Documents"
-    problem_codes: str = "Work/ProblemCodes.svc/"
-    work_orders: str = "Work/WorkOrders.svc/"
-    work_order: str = "Work/WorkOrders.svc/{auto}"
-    work_order_comments: str = "Work/WorkOrders.svc/{auto}/Comments"
-    work_order_documents: str = "Work/WorkOrders.svc/{auto}/Documents"
+    The Lucity credentials go with every call: an absolute URL (or ``//host``,
+    or ``..`` climbing out of the endpoint) would send them elsewhere. Any
+    other placeholder would fail at the first call, or read attributes
+    (``{auto.__class__}``) through ``str.format``."""
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or value.startswith(("/", "\\")) or "\\" in value:
+        raise ValueError(
+            f"must be a path relative to the endpoint, like 'Work/Requests.svc/' (got {value!r})"
+        )
+    if ".." in value.split("/"):
+        raise ValueError(f"may not climb out of the endpoint with '..' (got {value!r})")
+    if any(c.isspace() or not c.isprintable() or c == "#" for c in value):
+        raise ValueError(f"may not contain spaces, control characters or '#' (got {value!r})")
+    check_query(parts.query)
+    try:
+        parsed = Formatter().parse(value)
+        fields = [(name, spec, conv) for _, name, spec, conv in parsed if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"bad placeholder in {value!r}: {exc}") from None
+    if any(field != ("auto", "", None) for field in fields):
+        raise ValueError(f"the only placeholder allowed is {{auto}} (got {value!r})")
+    return value
+
+
+RelativePath = Annotated[str, AfterValidator(_relative_path)]
+
+
+class LucityPaths(StrictModel):
+    """Endpoint paths, relative to the endpoint; ``{auto}`` is a record's AutoNumber."""
+
+    citizen_create: RelativePath = "Requests.svc/"
+    citizen_media: RelativePath = "Requests.svc/{auto}/media/"
+    requests: RelativePath = "Work/Requests.svc/"
+    request: RelativePath = "Work/Requests.svc/{auto}"
+    request_comments: RelativePath = "Work/Requests.svc/{auto}/Comments"
+    request_documents: RelativePath = "Work/Requests.svc/{auto}/Documents"
+    problem_codes: RelativePath = "Work/ProblemCodes.svc/"
+    work_orders: RelativePath = "Work/WorkOrders.svc/"
+    work_order: RelativePath = "Work/WorkOrders.svc/{auto}"
+    work_order_comments: RelativePath = "Work/WorkOrders.svc/{auto}/Comments"
+    work_order_documents: RelativePath = "Work/WorkOrders.svc/{auto}/Documents"
 
 
 class LucityColumns(StrictModel):

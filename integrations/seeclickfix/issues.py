@@ -6,15 +6,30 @@ webhook is refused with the same field names the poll would complain about.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..http import VendorFormatError
+
 STATUSES = ("Open", "Acknowledged", "Closed", "Archived")
+# Issue, request type and comment ids are stored in 32-bit integer columns
+# (PostgreSQL INTEGER): a larger id cannot be stored, so it is refused here,
+# where the poll records it as a malformed issue and the webhook answers 400.
+MAX_ID = 2**31 - 1
+# An updated_at further ahead of our clock than this is not believed (see
+# ``_believable_update``); a day covers any honest clock difference.
+MAX_CLOCK_AHEAD = timedelta(days=1)
 
 
-class IssueFormatError(ValueError):
-    """The issue JSON is missing a field or has one of the wrong type."""
+class IssueFormatError(VendorFormatError, ValueError):
+    """The issue JSON is missing a field or has one of the wrong type.
+
+    A ``VendorFormatError`` like every reply the vendor's API does not
+    document, so whatever catches integration errors (the CLI's one-line
+    reasons, the dashboard) catches it too; still a ``ValueError`` for the
+    callers that parse and catch that."""
 
     def __init__(self, field_name: str, problem: str) -> None:
         super().__init__(f"{field_name}: {problem}")
@@ -61,6 +76,9 @@ class CrmIssue:
     reopened_at: datetime | None = None
     questions: tuple[CrmQuestion, ...] = ()
     comments: tuple[CrmComment, ...] | None = None  # None: the reply did not carry them
+    # What the parser set aside rather than refuse the issue for (a far-future
+    # updated_at): ingest writes them on the issue's timeline as a warning.
+    notes: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -72,8 +90,21 @@ def parse_time(value: Any, field_name: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise IssueFormatError(field_name, f"not an ISO 8601 time: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise IssueFormatError(field_name, f"not an ISO 8601 time: {_shown(value)}") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        # In UTC now: the database stores UTC, and 9999-12-31T23:00-05:00 has no
+        # UTC time (year 10000), which would fail only when the row is written.
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise IssueFormatError(field_name, f"out of range in UTC: {_shown(value)}") from None
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr`` of a bad value, cut short: an error message must stay one line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _int(data: dict, key: str, *, required: bool = False, prefix: str = "") -> int | None:
@@ -88,7 +119,17 @@ def _int(data: dict, key: str, *, required: bool = False, prefix: str = "") -> i
     try:
         return int(value)
     except ValueError:
-        raise IssueFormatError(name, f"must be an integer, got {value!r}") from None
+        raise IssueFormatError(name, f"must be an integer, got {_shown(value)}") from None
+
+
+def _id(data: dict, key: str, *, required: bool = False, prefix: str = "") -> int | None:
+    """An id: a positive integer that fits the database's 32-bit columns."""
+    value = _int(data, key, required=required, prefix=prefix)
+    if value is not None and not 0 < value <= MAX_ID:
+        raise IssueFormatError(
+            f"{prefix}{key}", f"must be a positive integer up to {MAX_ID}, got {_shown(value)}"
+        )
+    return value
 
 
 def _float(data: dict, key: str) -> float | None:
@@ -99,8 +140,39 @@ def _float(data: dict, key: str) -> float | None:
         raise IssueFormatError(key, "must be a number")
     try:
         return float(value)
-    except ValueError:
-        raise IssueFormatError(key, f"must be a number, got {value!r}") from None
+    except (ValueError, OverflowError):
+        raise IssueFormatError(key, f"must be a number, got {_shown(value)}") from None
+
+
+def _coordinate(data: dict, key: str, limit: float) -> float | None:
+    """WGS84 latitude (``limit`` 90) or longitude (180), refused when NaN,
+    infinite or out of range: a push could never geocode or project it, and
+    would fail for good with the geocoder's words instead of the field's."""
+    value = _float(data, key)
+    if value is not None and not (math.isfinite(value) and -limit <= value <= limit):
+        raise IssueFormatError(
+            key, f"must be a number from -{limit:g} to {limit:g}, got {_shown(data.get(key))}"
+        )
+    return value
+
+
+def _believable_update(value: datetime | None) -> tuple[datetime | None, tuple[str, ...]]:
+    """``updated_at``, or None with a note when it is more than a day ahead of our clock.
+
+    Ingest never lets an older copy win over the stored one, so a stored
+    year-9999 time would freeze the issue: no real update could ever apply.
+    It is treated as unknown rather than clamped to our clock because the CRM
+    poll's cursor follows ``updated_at``: our clock could pass issues the
+    CRM, with a slower clock, has yet to show; an unknown time moves nothing.
+    """
+    now = datetime.now(UTC)
+    if value is None or value - now <= MAX_CLOCK_AHEAD:
+        return value, ()
+    note = (
+        f"updated_at {value.isoformat()} is more than a day ahead of our clock "
+        f"({now.isoformat(timespec='seconds')}): ignored, so later updates still apply"
+    )
+    return None, (note,)
 
 
 def _text(data: dict, key: str, prefix: str = "") -> str | None:
@@ -136,7 +208,7 @@ def parse_comment(data: Any, prefix: str = "comment.") -> CrmComment:
         raise IssueFormatError(f"{prefix}commenter", "must be an object")
     media = data.get("media") or {}
     return CrmComment(
-        id=_int(data, "id", required=True, prefix=prefix),
+        id=_id(data, "id", required=True, prefix=prefix),
         body=_text(data, "comment", prefix) or "",
         author=commenter.get("name") if isinstance(commenter.get("name"), str) else None,
         author_role=commenter.get("role") if isinstance(commenter.get("role"), str) else None,
@@ -149,16 +221,15 @@ def parse_issue(data: Any) -> CrmIssue:
     """Validate and convert one issue object; ``IssueFormatError`` names the field."""
     if not isinstance(data, dict):
         raise IssueFormatError("issue", "must be an object")
-    issue_id = _int(data, "id", required=True)
-    if issue_id is None or issue_id <= 0:
-        raise IssueFormatError("id", "must be a positive integer")
+    issue_id = _id(data, "id", required=True)
     status = data.get("status")
     if not isinstance(status, str) or status.capitalize() not in STATUSES:
         raise IssueFormatError("status", f"must be one of {', '.join(STATUSES)}")
     request_type = _mapping(data, "request_type")
     reporter = _mapping(data, "reporter")
     questions = []
-    raw_questions = data.get("questions") or []
+    raw_questions = data.get("questions")
+    raw_questions = [] if raw_questions is None else raw_questions
     if not isinstance(raw_questions, list):
         raise IssueFormatError("questions", "must be a list")
     for i, q in enumerate(raw_questions):
@@ -180,26 +251,28 @@ def parse_issue(data: Any) -> CrmIssue:
         if not isinstance(raw_comments, list):
             raise IssueFormatError("comments", "must be a list")
         comments = tuple(parse_comment(c, f"comments[{i}].") for i, c in enumerate(raw_comments))
+    updated_at, notes = _believable_update(parse_time(data.get("updated_at"), "updated_at"))
     return CrmIssue(
         id=issue_id,
         status=status.capitalize(),
         summary=_text(data, "summary") or "",
         description=_text(data, "description") or "",
-        lat=_float(data, "lat"),
-        lng=_float(data, "lng"),
+        lat=_coordinate(data, "lat", 90),
+        lng=_coordinate(data, "lng", 180),
         address=_text(data, "address"),
-        request_type_id=_int(request_type, "id", prefix="request_type."),
+        request_type_id=_id(request_type, "id", prefix="request_type."),
         request_type_title=_text(request_type, "title", "request_type."),
         reporter_name=_text(reporter, "name", "reporter."),
         reporter_email=_text(reporter, "email", "reporter."),
         image_url=image_of(_mapping(data, "media")),
         html_url=_text(data, "html_url"),
         created_at=parse_time(data.get("created_at"), "created_at"),
-        updated_at=parse_time(data.get("updated_at"), "updated_at"),
+        updated_at=updated_at,
         acknowledged_at=parse_time(data.get("acknowledged_at"), "acknowledged_at"),
         closed_at=parse_time(data.get("closed_at"), "closed_at"),
         reopened_at=parse_time(data.get("reopened_at"), "reopened_at"),
         questions=tuple(questions),
         comments=comments,
+        notes=notes,
         raw=data,
     )

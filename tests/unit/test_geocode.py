@@ -1,5 +1,6 @@
 """Reverse geocoding through geopy's ArcGIS at a configurable server path."""
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -69,3 +70,26 @@ def test_timeout_is_a_geocode_error():
     with pytest.raises(GeocodeError):
         ReverseGeocoder(AGENCY, timeout=0.5).reverse(41.3, -72.92)
     assert len(responses.calls) == 1  # no hidden retries inside geopy
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"status": 500, "body": "boom"},
+        {
+            "body": requests.ConnectionError(
+                "Max retries exceeded with url: /arcgis/rest/GeocodeServer/reverseGeocode"
+                "?location=-72.9,41.3&token=SECRET&f=json (Caused by NewConnectionError)"
+            )
+        },
+    ],
+    ids=["server-error", "connection-error"],
+)
+def test_a_geocoder_error_never_shows_the_token(reply):
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, re.compile(r"https://geo\.test/.*"), **reply)
+        geocoder = ReverseGeocoder("https://geo.test/arcgis/rest/GeocodeServer", token="SECRET")
+        with pytest.raises(GeocodeError) as caught:
+            geocoder.reverse(41.3, -72.9)
+    assert "SECRET" not in str(caught.value)
+    assert str(caught.value).startswith("Geocoder")  # the reason itself is kept

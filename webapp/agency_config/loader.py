@@ -6,7 +6,8 @@ listing every problem, in file order.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,11 @@ from .problems import (
 )
 from .yaml_lines import read_yaml
 
+# The database keeps the configuration file's path and the boundary's in
+# String(1000) columns (Agency.config_source, Agency.boundary_path).
+MAX_STORED_PATH = 1000
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def load_agency_config(path: str | os.PathLike[str]) -> AgencyConfig:
     """Read, parse and validate the configuration file at ``path``.
@@ -34,10 +40,8 @@ def load_agency_config(path: str | os.PathLike[str]) -> AgencyConfig:
     """
     file = Path(path)
     source = str(file)
-    if not file.exists():
-        raise ConfigError([ConfigProblem("", f"file does not exist: {file}")], source=source)
-    if not file.is_file():
-        raise ConfigError([ConfigProblem("", f"not a file: {file}")], source=source)
+    if (problem := _unusable_path(file, "file does not exist")) is not None:
+        raise ConfigError([ConfigProblem("", problem)], source=source)
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -50,9 +54,40 @@ def load_agency_config(path: str | os.PathLike[str]) -> AgencyConfig:
         raise ConfigError(
             [ConfigProblem("", f"cannot read {file}: {reason}")], source=source
         ) from None
-    config = parse_agency_config(text, source=source, base_dir=file.resolve().parent)
-    config._source_path = file.resolve()
+    resolved = file.resolve()
+    config = parse_agency_config(text, source=source, base_dir=resolved.parent)
+    config._source_path = resolved
     return config
+
+
+def _unusable_path(path: Path, missing: str) -> str | None:
+    """Why ``path`` cannot be the file it should be, or None when it can.
+
+    A name with NUL, with a surrogate the file system cannot encode, or too
+    long for it makes ``os`` raise instead of answering: each becomes a
+    one-line reason like every other problem, never a traceback."""
+    try:
+        resolved = path.resolve()
+        if not resolved.exists():
+            return f"{missing}: {_shown_path(resolved)}"
+        if not resolved.is_file():
+            return f"not a file: {_shown_path(resolved)}"
+    except ValueError:  # embedded NUL
+        return f"the path contains a NUL character: {_shown_path(path)}"
+    except UnicodeError:
+        return f"the path has characters the file system cannot encode: {_shown_path(path)}"
+    except OSError as exc:
+        return f"cannot use {_shown_path(path)}: {exc.strerror or exc}"
+    if len(str(resolved)) > MAX_STORED_PATH:
+        return f"the path is longer than {MAX_STORED_PATH} characters, which cannot be stored"
+    return None
+
+
+def _shown_path(path: Path | str, limit: int = 120) -> str:
+    """A path as a one-line message can show it: control characters and
+    surrogates escaped, cut short."""
+    text = str(path).encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def parse_agency_config(
@@ -86,6 +121,12 @@ def parse_agency_config(
         )
         raise ConfigError(problems, source=source)
 
+    # Text the database cannot store is reported once, at its key; the other
+    # checks of that key would only add noise about the same character.
+    text_problems = list(_unstorable_text(data, document.lines))
+    problems.extend(text_problems)
+    said = {problem.path for problem in text_problems}
+
     config: AgencyConfig | None = None
     try:
         config = AgencyConfig.model_validate(data)
@@ -93,11 +134,13 @@ def parse_agency_config(
         for err in exc.errors():
             if err["type"] == "duplicate_name":
                 continue  # reported below, with both lines
-            problems.append(problem_from_error(err, data, document.lines, AgencyConfig))
+            problem = problem_from_error(err, data, document.lines, AgencyConfig)
+            if problem.path not in said:
+                problems.append(problem)
 
     problems.extend(_duplicate_names(data, document.lines))
     boundary_path, boundary_problem = _check_boundary(data, base, document.lines)
-    if boundary_problem is not None:
+    if boundary_problem is not None and boundary_problem.path not in said:
         problems.append(boundary_problem)
 
     if problems or config is None:
@@ -105,6 +148,40 @@ def parse_agency_config(
     config._source_path = Path(source)
     config._boundary_path = boundary_path
     return config
+
+
+# --------------------------------------------------------------------------
+# Text the database cannot store
+# --------------------------------------------------------------------------
+def _unstorable_text(data: Any, lines: Mapping[tuple[Any, ...], int]) -> Iterator[ConfigProblem]:
+    """A problem for every key or value holding NUL (PostgreSQL text cannot)
+    or an unpaired surrogate (YAML's "\\ud800" escape: no character at all)."""
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), data)]
+    seen: set[int] = set()  # an alias repeats a subtree, or holds itself: visit each once
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, Mapping | list):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(key, str) and (reason := _unstorable(key)):
+                    yield ConfigProblem(format_path(loc), f"a key {reason}", line_for(loc, lines))
+                else:
+                    stack.append(((*loc, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*loc, index), item) for index, item in enumerate(value))
+        elif isinstance(value, str) and (reason := _unstorable(value)):
+            yield ConfigProblem(format_path(loc, data), reason, line_for(loc, lines))
+
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\0), which cannot be stored"
+    if _SURROGATE.search(text):
+        return "contains an unpaired surrogate (\\ud800-\\udfff), which is not a character"
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -147,23 +224,24 @@ def _check_boundary(
     if not isinstance(boundary, str) or not boundary.strip():
         return None, None
     loc = ("agency", "boundary")
-    resolved = (base / boundary.strip()).resolve()
+    path = base / boundary.strip()
 
-    def problem(message: str) -> tuple[Path, ConfigProblem]:
-        return resolved, ConfigProblem(format_path(loc), message, line_for(loc, lines))
+    def problem(message: str) -> tuple[None, ConfigProblem]:
+        return None, ConfigProblem(format_path(loc), message, line_for(loc, lines))
 
-    if not resolved.exists():
-        return problem(f"file not found: {resolved}")
-    if not resolved.is_file():
-        return problem(f"not a file: {resolved}")
+    if (reason := _unusable_path(path, "file not found")) is not None:
+        return problem(reason)
+    resolved = path.resolve()
     try:
         with resolved.open("rb") as handle:
             handle.read(1)
     except OSError as exc:
-        return problem(f"cannot read {resolved}: {exc.strerror or exc}")
+        return problem(f"cannot read {_shown_path(resolved)}: {exc.strerror or exc}")
     try:
         # One polygon without cutouts, valid, in WGS84: the importer needs it.
         load_boundary(resolved)
     except BoundaryError as exc:
-        return problem(f"{resolved.name}: {exc}")
+        return problem(f"{_shown_path(resolved.name)}: {exc}")
+    except RecursionError:  # thousands of nested brackets: no GIS exports that
+        return problem(f"{_shown_path(resolved.name)}: nested too deeply to read")
     return resolved, None

@@ -17,6 +17,9 @@ from .problems import ConfigError, ConfigProblem, format_path
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # A YAML alias may repeat a subtree; refuse documents that expand absurdly.
 _MAX_NODES = 100_000
+# An agency file nests about six levels; thousands of "[" would exhaust the
+# recursion of the YAML composer and of the checks below.
+_MAX_DEPTH = 50
 
 
 @dataclass
@@ -33,8 +36,12 @@ def read_yaml(text: str, source: str) -> Document:
             node = loader.get_single_node()
         except yaml.YAMLError as exc:
             raise ConfigError([_yaml_problem(exc, text)], source=source) from None
+        except RecursionError:
+            raise ConfigError([_too_deep()], source=source) from None
         if node is None:
             return Document(None, {}, [])
+        if _depth(node) > _MAX_DEPTH:
+            raise ConfigError([_too_deep()], source=source)
         problems: list[ConfigProblem] = []
         _find_duplicate_keys(loader, node, (), problems, set())
         try:
@@ -58,6 +65,28 @@ def read_yaml(text: str, source: str) -> Document:
         return Document(data, lines, problems)
     finally:
         loader.dispose()
+
+
+def _too_deep() -> ConfigProblem:
+    return ConfigProblem("", f"the document is nested more than {_MAX_DEPTH} levels deep")
+
+
+def _depth(root: Node) -> int:
+    """How deep the node tree goes (iteratively; an alias's node counted once)."""
+    deepest, stack, seen = 0, [(root, 1)], set()
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        deepest = max(deepest, depth)
+        if deepest > _MAX_DEPTH:
+            break
+        if isinstance(node, MappingNode):
+            stack.extend((child, depth + 1) for pair in node.value for child in pair)
+        elif isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+    return deepest
 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str) -> ConfigProblem:
