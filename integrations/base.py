@@ -233,6 +233,16 @@ class Connector(ABC):
             system=self.system,
         )
 
+    def records_by_external_ids(
+        self, crm_issue_ids: Sequence[int]
+    ) -> dict[str, list[RemoteRecord]]:
+        """Every remote request carrying one of these CRM issue ids in its
+        external-id field, by that id, in one query per batch.
+
+        Normally one each; more means a create the vendor applied after
+        Crosswalk gave up on it (the remote poll reports such duplicates)."""
+        raise NotSupportedError(f"{self.label} integrations cannot list requests by external id")
+
     @abstractmethod
     def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
         """Current state of up to ``batch_size`` remote requests, in one query."""

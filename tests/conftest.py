@@ -206,6 +206,8 @@ def make_app(database_url: str, redis_url: str | None, **config):
             "REDIS_URL": redis_url,
             "CROSSWALK_ENVIRON": dict(SECRETS),
             "CROSSWALK_RETRY_INTERVALS": [0, 0],
+            # A lost create is looked up again at once (tests of late creates set it).
+            "CROSSWALK_CREATE_SETTLE_SECONDS": 0,
             "CROSSWALK_HTTP_TIMEOUT": 5.0,
             **config,
         }

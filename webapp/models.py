@@ -172,7 +172,9 @@ class SyncLink(db.Model):
     remote_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     verified_address: Mapped[str | None] = mapped_column(Text)
     address_source: Mapped[str | None] = mapped_column(String(20))  # arcgis | reported
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # every failed attempt, for history
+    # Failed attempts since the last success or staff retry: the retry policy's count.
+    failures_in_row: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Legs: intended (before the vendor call) and done (after its answer).
@@ -188,6 +190,19 @@ class SyncLink(db.Model):
     # Reopened in the CRM after closing: the remote request is still closed, so
     # the next close must be a new one (the remote seen open again first).
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The work a link owes, as the database records it (RQ only delivers it):
+    # due_at is when a push is next owed (NULL: nothing owed, or failed for
+    # good); a push holds a lease while it works, so a killed job's link is
+    # free again when the lease runs out; dispatched_at is when a job was last
+    # queued for it (so a waiting job is not queued again every tick).
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Other remote records carrying this issue's external id (a create the
+    # vendor applied after Crosswalk gave up on it): shown, never silently left.
+    # (none_as_null: "no duplicates" is SQL NULL, so the dashboard can count them.)
+    remote_duplicates: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -300,3 +315,23 @@ class ImportedRequest(db.Model):
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PeriodicRun(db.Model):
+    """When each periodic task (``schedule.PeriodicTask.key``) is next due: the
+    schedule lives in the database, so a Redis flush or a dead worker loses no
+    more than one dispatcher tick."""
+
+    key: Mapped[str] = mapped_column(String(150), primary_key=True)
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Lease(db.Model):
+    """A named lease one process holds until it runs out (the dispatcher: one
+    worker at a time queues due work). Taken with a conditional UPDATE, so it
+    works the same on SQLite and PostgreSQL."""
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,13 +15,14 @@ so the same work is never queued twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import fakeredis
 import redis
 from flask import Flask
-from rq import Queue, Retry, SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 # The one RQ function every job runs (see the module docstring).
 JOB_FUNCTION = "workers.jobs.perform"
 ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# Seconds between the heartbeats a worker sends for the job it runs (RQ's
+# default is 30); three missed mean the worker is dead.
+JOB_MONITORING_INTERVAL = 10
 
 
 class TaskQueue:
@@ -44,11 +48,9 @@ class TaskQueue:
         name: str,
         *,
         in_process: bool,
-        retry_intervals: Sequence[int] = (),
     ) -> None:
         self.connection = connection
         self.in_process = in_process
-        self.retry_intervals = list(retry_intervals)
         # Keyed by JobKind.queue ("periodic", "default").
         self.queues = {
             "periodic": Queue(f"{name}-periodic", connection=connection),
@@ -69,20 +71,39 @@ class TaskQueue:
     def mode(self) -> str:
         return "in-process (fakeredis)" if self.in_process else "redis"
 
-    def active_job(self, job_id: str) -> Job | None:
+    def active_job(self, job_id: str, *, started_is_stale: bool = False) -> Job | None:
+        """The job ``job_id`` if it waits or runs; None when it is done, gone,
+        or started by a worker that died (see :func:`is_dead`) — or, with
+        ``started_is_stale``, started at all (the caller knows from the
+        database that no job works on it now)."""
         try:
             job = Job.fetch(job_id, connection=self.connection)
         except NoSuchJobError:
             return None
-        return job if job.get_status(refresh=False) in ACTIVE else None
+        status = job.get_status(refresh=False)
+        if status not in ACTIVE:
+            return None
+        if status == JobStatus.STARTED and (started_is_stale or is_dead(job)):
+            return None
+        return job
 
-    def enqueue(self, kind: JobKind, *args: Any, at: Any = None) -> tuple[Job, bool]:
+    def enqueue(
+        self, kind: JobKind, *args: Any, at: Any = None, started_is_stale: bool = False
+    ) -> tuple[Job, bool]:
         """Queue ``kind`` with ``args`` (at a time, if given); (job, created):
-        ``created`` is False when the same job was already waiting or running."""
+        ``created`` is False when the same job was already waiting or running.
+
+        ``started_is_stale``: a started job of the same id does not count (the
+        dispatcher knows from a link's free lease that no job works on it)."""
         job_id = kind.job_id(*args)
-        existing = self.active_job(job_id)
+        existing = self.active_job(job_id, started_is_stale=started_is_stale)
         if existing is not None:
             return existing, False
+        if self._started(job_id):
+            # RQ still lists it as started (it notices a dead worker only at its
+            # ten-minute maintenance, and would then mark a job of the same id
+            # failed): the work goes on under an id of its own.
+            job_id = f"{job_id}-r{uuid.uuid4().hex[:8]}"
         options: dict[str, Any] = {
             "job_id": job_id,
             "job_timeout": kind.timeout,
@@ -90,14 +111,17 @@ class TaskQueue:
             "failure_ttl": 7 * 86400,
             "description": kind.describe(*args),
         }
-        if kind.retry and self.retry_intervals:
-            options["retry"] = Retry(
-                max=len(self.retry_intervals), interval=list(self.retry_intervals)
-            )
         queue = self.queues[kind.queue]
         if at is not None:
             return queue.enqueue_at(at, JOB_FUNCTION, kind.name, *args, **options), True
         return queue.enqueue(JOB_FUNCTION, kind.name, *args, **options), True
+
+    def _started(self, job_id: str) -> bool:
+        try:
+            job = Job.fetch(job_id, connection=self.connection)
+        except NoSuchJobError:
+            return False
+        return job.get_status(refresh=False) == JobStatus.STARTED
 
     def depth(self) -> int:
         return sum(q.count for q in self.all_queues)
@@ -121,6 +145,17 @@ class TaskQueue:
         return count
 
 
+def is_dead(job: Job) -> bool:
+    """A started job whose worker stopped sending heartbeats: the worker was
+    killed (a killed work horse alone is noticed by its worker at once)."""
+    beat = job.last_heartbeat or job.started_at
+    if beat is None:
+        return False
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)
+    return datetime.now(UTC) - beat > timedelta(seconds=3 * JOB_MONITORING_INTERVAL)
+
+
 def connect(url: str | None) -> tuple[redis.Redis, bool]:
     if url:
         return redis.Redis.from_url(url), False
@@ -134,5 +169,4 @@ def init_app(app: Flask) -> None:
         connection,
         app.config["CROSSWALK_QUEUE"],
         in_process=in_process,
-        retry_intervals=app.config["CROSSWALK_RETRY_INTERVALS"],
     )

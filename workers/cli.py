@@ -11,23 +11,23 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from webapp.sync import engine
-
 from .rq_workers import build_worker, start_in_process_worker
 
 
 @click.command("worker")
-@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-@click.option("--scheduler/--no-scheduler", default=True, help="Run RQ's scheduler too.")
+@click.option("--burst", is_flag=True, help="Work the queue until it is empty, then stop.")
 @with_appcontext
-def worker(burst: bool, scheduler: bool) -> None:
-    """Run an RQ worker (with its scheduler) on REDIS_URL."""
+def worker(burst: bool) -> None:
+    """Run a worker on REDIS_URL: it works the queues and, unless --burst,
+    dispatches the work the database says is due (any number may run)."""
     if current_app.task_queue.in_process:
         raise click.ClickException(
             "crosswalk worker needs REDIS_URL; without it the web process runs its own worker"
         )
-    engine.ensure_schedules()
-    build_worker(current_app).work(burst=burst, with_scheduler=scheduler)
+    rq_worker = build_worker(current_app)
+    if not burst:
+        rq_worker.dispatch_if_due()  # at once: the first polls need not wait a tick
+    rq_worker.work(burst=burst)
 
 
 @click.command("demo")

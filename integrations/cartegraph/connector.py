@@ -94,6 +94,19 @@ class CartegraphConnector(Connector):
         matches.sort(key=lambda r: _sort_key(r.get("Oid")))
         return self.to_record(matches[0])
 
+    def records_by_external_ids(
+        self, crm_issue_ids: Sequence[int]
+    ) -> dict[str, list[RemoteRecord]]:
+        if not crm_issue_ids:
+            return {}
+        field = self.settings.external_id_field
+        raw = self._requests(fs.is_in(field, [str(i) for i in crm_issue_ids]))
+        found: dict[str, list[RemoteRecord]] = {}
+        for record in sorted(raw, key=lambda r: _sort_key(r.get("Oid"))):
+            if record.get(field) not in (None, ""):
+                found.setdefault(str(record[field]), []).append(self.to_record(record))
+        return found
+
     def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
         if not remote_ids:
             return {}

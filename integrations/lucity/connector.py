@@ -126,6 +126,21 @@ class LucityConnector(Connector):
         rows.sort(key=lambda r: int(r.get("AutoNumber") or 0))
         return self.to_record(rows[0]) if rows else None
 
+    def records_by_external_ids(
+        self, crm_issue_ids: Sequence[int]
+    ) -> dict[str, list[RemoteRecord]]:
+        if not crm_issue_ids:
+            return {}
+        rows = self.client.query(
+            self._path("s"),
+            self.where(sql_in(self._external_column(), [str(i) for i in crm_issue_ids])),
+        )
+        found: dict[str, list[RemoteRecord]] = {}
+        for record in sorted((self.to_record(row) for row in rows), key=_by_number):
+            if record.external_id is not None:
+                found.setdefault(record.external_id, []).append(record)
+        return found
+
     def fetch_records(self, remote_ids: Sequence[str]) -> dict[str, RemoteRecord]:
         if not remote_ids:
             return {}
@@ -379,3 +394,9 @@ def _address_fields(request: OutboundRequest) -> dict[str, Any]:
         "LocationCity": parts.get("city"),
         "LocationZipCode": parts.get("zip"),
     }
+
+
+def _by_number(record: RemoteRecord) -> tuple[int, str]:
+    """Oldest first: AutoNumbers grow with each new record."""
+    text = str(record.remote_id)
+    return (int(text), text) if text.isdigit() else (0, text)

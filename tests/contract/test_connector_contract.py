@@ -60,6 +60,23 @@ def test_create_returns_the_record_with_our_external_id(control, connect, outbou
     assert connector.find_by_external_id(999) is None
 
 
+def test_every_request_carrying_an_external_id_is_listed_in_one_query(control, connect, outbound):
+    """What the remote poll's duplicate check relies on: a create applied late
+    leaves a second request with the same external id, and both are listed."""
+    connector = connect()
+    first = connector.create_request(outbound(105))
+    second = connector.create_request(outbound(105))  # as if applied after we gave up
+    connector.create_request(outbound(106))
+    control.clear_calls()
+
+    found = connector.records_by_external_ids([105, 106, 107])
+
+    assert [r.remote_id for r in found["105"]] == [first.remote_id, second.remote_id]
+    assert [r.external_id for r in found["106"]] == ["106"]
+    assert "107" not in found
+    assert len(control.record_queries()) == 1
+
+
 def test_create_reply_without_an_id_adopts_the_record(control, connect, outbound):
     connector = connect()
     path = create_path(control, connector, outbound)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from subprocess import DEVNULL
 
 import pytest
+import redis
 from sqlalchemy import create_engine, inspect, text
 
 from tests.conftest import SECRETS, agency_yaml, make_app, write_agency_file
@@ -140,10 +143,60 @@ def test_separate_worker_process_does_the_work(env, database_url, redis_url, sim
     assert queued.returncode == 0, queued.stderr
     assert "queued" in queued.stdout
     assert count(database_url, "select count(*) from issue") == 0  # not done yet: queued
-    worker = crosswalk("worker", "--burst", "--no-scheduler", env=env, cwd=tmp_path)
+    worker = crosswalk("worker", "--burst", env=env, cwd=tmp_path)
     assert worker.returncode == 0, worker.stderr
     assert count(database_url, "select count(*) from sync_link where state = 'acknowledged'") == 1
     assert sim.scf_issue(issue_id)["status"] == "Acknowledged"
+
+
+def test_workers_alone_poll_push_and_recover_after_a_redis_flush(
+    env, database_url, redis_url, sim, tmp_path
+):
+    """Production shape with nothing queued by hand: each `crosswalk worker`
+    dispatches what the database says is due (the CRM poll first, then the
+    pushes), and work lost with Redis comes back without a restart."""
+    path = write_agency_file(tmp_path, sim.sims)
+    env = {
+        **env,
+        "REDIS_URL": redis_url,
+        "CROSSWALK_DISPATCH_INTERVAL": "1",
+        "CROSSWALK_REDISPATCH_AFTER": "1",
+    }
+    assert crosswalk("config", "load", str(path), env=env, cwd=tmp_path).returncode == 0
+    first = sim.create_issue()["id"]
+    workers = [
+        subprocess.Popen(
+            [CROSSWALK, "worker"], env=env, cwd=tmp_path, stdout=DEVNULL, stderr=DEVNULL
+        )
+        for _ in range(2)
+    ]
+    try:
+        assert until(lambda: sim.scf_issue(first)["status"] == "Acknowledged", 30)
+        redis.Redis.from_url(redis_url).flushdb()  # every queued job and RQ's state gone
+        second = sim.create_issue(summary="After the flush")["id"]
+        # The next CRM poll is a minute away: bring it forward as staff would.
+        engine = create_engine(normalise(database_url, ""))
+        with engine.begin() as conn:
+            conn.execute(text("update periodic_run set next_run_at = last_queued_at"))
+        engine.dispose()
+        assert until(lambda: sim.scf_issue(second)["status"] == "Acknowledged", 30)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=20)
+    assert count(database_url, "select count(*) from sync_link where state = 'acknowledged'") == 2
+    records = sim.cg_records()
+    assert sorted(r["SeeClickFixIDField"] for r in records) == sorted([str(first), str(second)])
+
+
+def until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
 
 
 def test_sync_categories_and_import_inline(env, sim, tmp_path):

@@ -11,7 +11,7 @@ import requests
 from tests.support import link_of, queue_crm_poll, run_jobs
 from webapp.extensions import db
 from webapp.models import Comment, Event, Rule, SyncLink, SyncState, utcnow
-from webapp.sync import crm_poll, remote_poll
+from webapp.sync import crm_poll, dispatcher, remote_poll
 
 
 def acknowledged_issue(app, sim, **fields) -> tuple[int, dict]:
@@ -83,9 +83,7 @@ def test_comment_push_survives_a_lost_reply_without_doubling(app, sim):
     assert text.count("Once only, please.") == 1
 
 
-def test_comments_that_failed_to_send_are_sent_by_the_sweeper(app, sim):
-    from webapp.sync import sweep
-
+def test_comments_refused_by_the_vendor_are_sent_again_later(app, sim):
     issue_id, record = acknowledged_issue(app, sim)
     sim.resident_comment(issue_id, "Please hurry.")
     sim.fault(
@@ -99,15 +97,19 @@ def test_comments_that_failed_to_send_are_sent_by_the_sweeper(app, sim):
     with app.app_context():
         queue_crm_poll()
         run_jobs(app)
-        assert link_of(issue_id).state == SyncState.ACKNOWLEDGED  # the request stays synced
+        link = link_of(issue_id)
+        assert link.state == SyncState.ACKNOWLEDGED  # the request stays synced
         assert (
             db.session.execute(db.select(Event).where(Event.kind == "comments_failed"))
             .scalars()
             .first()
             is not None
         )
+        assert link.due_at > utcnow()  # still owed, tried again later, not in a loop
         requests.delete(f"{sim.cg}/_sim/faults", timeout=5).raise_for_status()
-        assert sweep.sweep_pending(timedelta(seconds=0)).requeued == 1
+        link.due_at = utcnow()  # ...later is now
+        db.session.commit()
+        assert dispatcher.tick("worker-a").pushes == 1
         run_jobs(app)
     text = next(r for r in sim.cg_records() if r["Oid"] == record["Oid"])["CommentsField"]
     assert text.count("Please hurry.") == 1

@@ -12,8 +12,8 @@ from tests.conftest import BOUNDARIES, agency_yaml
 from tests.support import events_of_kind, queue_crm_poll, run_jobs
 from webapp.agency_config import parse_agency_config
 from webapp.extensions import db
-from webapp.models import SyncLink, SyncState
-from webapp.sync import crm_poll, ingest, push, remote_poll, sweep
+from webapp.models import SyncLink, SyncState, utcnow
+from webapp.sync import crm_poll, dispatcher, ingest, push_job, remote_poll
 from webapp.sync.configure import apply_config
 from workers.rq_workers import CrosswalkWorker, build_worker
 
@@ -37,7 +37,7 @@ def test_vendor_5xx_is_retried_then_marked_failed_with_the_reason(app, sim):
     )
     with app.app_context():
         [link_id] = ingest_only(app)
-        push.enqueue_push(link_id)
+        push_job.enqueue_push(link_id)
         run_jobs(app)
         link = db.session.get(SyncLink, link_id)
         assert link.state == SyncState.FAILED
@@ -71,7 +71,7 @@ def test_vendor_4xx_fails_at_once_without_retry(app, sim):
     )
     with app.app_context():
         [link_id] = ingest_only(app)
-        push.enqueue_push(link_id)
+        push_job.enqueue_push(link_id)
         run_jobs(app)
         link = db.session.get(SyncLink, link_id)
         assert link.state == SyncState.FAILED and link.attempts == 1
@@ -84,7 +84,7 @@ def test_lost_create_reply_is_adopted_not_duplicated(app, sim):
     sim.fault("cg", drop_after=True, count=1, method="POST", path_contains="cgRequestsClass")
     with app.app_context():
         [link_id] = ingest_only(app)
-        push.enqueue_push(link_id)
+        push_job.enqueue_push(link_id)
         run_jobs(app)
         assert db.session.get(SyncLink, link_id).state == SyncState.ACKNOWLEDGED
         assert len(events_of_kind("remote_adopted")) == 1
@@ -107,19 +107,24 @@ def test_worker_killed_between_create_and_storing_the_id(app, sim, tmp_path, mon
         return record
 
     monkeypatch.setattr(CartegraphConnector, "create_request", create_then_die)
+    app.config["CROSSWALK_REDISPATCH_AFTER"] = 0
     with app.app_context():
         [link_id] = ingest_only(app)
-        push.enqueue_push(link_id)
+        push_job.enqueue_push(link_id)
         worker = build_worker(app, CrosswalkWorker)
         worker.work(burst=True, logging_level="WARNING")
         db.session.expire_all()
         assert marker.exists()
         link = db.session.get(SyncLink, link_id)
-        if link.state != SyncState.ACKNOWLEDGED:
-            # The killed attempt is retried by RQ; work the retry.
-            worker.work(burst=True, logging_level="WARNING")
-            db.session.expire_all()
-            link = db.session.get(SyncLink, link_id)
+        # The dead job's lease holds the link until it runs out; nothing is lost.
+        assert link.state == SyncState.PENDING and link.lease_owner is not None
+        assert dispatcher.tick("worker-a").pushes == 0
+        link.lease_until = utcnow() - timedelta(seconds=1)  # ...the lease ran out
+        db.session.commit()
+        assert dispatcher.tick("worker-a").pushes == 1  # the dispatcher queues it again
+        worker.work(burst=True, logging_level="WARNING")
+        db.session.expire_all()
+        link = db.session.get(SyncLink, link_id)
         assert link.state == SyncState.ACKNOWLEDGED
         assert len(events_of_kind("remote_adopted")) == 1
     records = [r for r in sim.cg_records() if r["SeeClickFixIDField"] == str(issue_id)]
@@ -169,21 +174,21 @@ def test_poll_is_one_query_per_batch(app, sim):
     assert (report.polled, report.batches) == (23, 3)
     calls = sim.calls("cg")[requests_before:]
     paths = sorted(c["path"].rsplit("/", 1)[-1] for c in calls)
-    # One filtered query per batch for the records, one for their public comments.
-    assert paths == ["cgRequestsClass"] * 3 + ["cgRequestsClass_cgCommentsClass"] * 3
+    # Per batch: one filtered query for the records, one for any other request
+    # carrying the batch's external ids (duplicates), one for their public comments.
+    assert paths == ["cgRequestsClass"] * 6 + ["cgRequestsClass_cgCommentsClass"] * 3
 
 
-def test_sweeper_requeues_pushes_lost_with_redis(app, sim):
+def test_pushes_lost_with_redis_come_back_from_the_database(app, sim):
     sim.create_issue()
+    app.config["CROSSWALK_REDISPATCH_AFTER"] = 0
     with app.app_context():
         [link_id] = ingest_only(app)
-        push.enqueue_push(link_id)
+        push_job.enqueue_push(link_id)
         app.task_queue.connection.flushdb()  # Redis lost everything
         assert app.task_queue.depth() == 0
-        assert sweep.sweep_pending(timedelta(seconds=0)).requeued == 1
-        assert (
-            sweep.sweep_pending(timedelta(seconds=0)).requeued == 0
-        )  # already waiting: not doubled
+        assert dispatcher.tick("worker-a").pushes == 1  # still due in the database
+        assert dispatcher.tick("worker-a").pushes == 0  # already waiting: not doubled
         run_jobs(app)
         assert db.session.get(SyncLink, link_id).state == SyncState.ACKNOWLEDGED
 
@@ -193,8 +198,8 @@ def test_enqueue_is_deduplicated_by_job_id(app, sim):
     with app.app_context():
         [link_id] = ingest_only(app)
         app.task_queue.connection.flushdb()
-        assert push.enqueue_push(link_id) is True
-        assert push.enqueue_push(link_id) is False
+        assert push_job.enqueue_push(link_id) is True
+        assert push_job.enqueue_push(link_id) is False
         assert app.task_queue.depth() == 1
 
 

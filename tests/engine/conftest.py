@@ -65,6 +65,7 @@ def _make_app(database_file: Path) -> Flask:
             "REDIS_URL": None,
             "CROSSWALK_ENVIRON": SECRETS,
             "CROSSWALK_RETRY_INTERVALS": [0, 0],
+            "CROSSWALK_CREATE_SETTLE_SECONDS": 0,
         }
     )
 

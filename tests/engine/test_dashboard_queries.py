@@ -11,7 +11,7 @@ import pytest
 from tests.engine.conftest import load_agency
 from webapp.extensions import db
 from webapp.models import Category, Integration, Issue, SyncLink, SyncState, utcnow
-from webapp.sync import dashboard_queries, events, lifecycle, push
+from webapp.sync import dashboard_queries, events, lifecycle, push_job
 
 STREETLIGHT = "      - remote_id: Streetlight Out\n        crm_request_type_id: 123\n"
 PARKS = """\
@@ -127,7 +127,7 @@ def test_the_overview_counts_skipped_issues_and_reads_the_queue(app):
     issue(1, skip_reason="request type 999 is not mapped to any integration")
     issue(2)
     link = linked(3, SyncState.PENDING)
-    push.enqueue_push(link.id)
+    push_job.enqueue_push(link.id)
 
     overview = dashboard_queries.overview()
 
@@ -218,3 +218,11 @@ def test_warnings_of_one_integration_are_not_shown_on_another(app):
     db.session.commit()
     assert summary("public-works").warnings == []
     assert summary("parks").warnings == ["parks problem"]
+
+
+def test_the_overview_counts_issues_with_duplicate_remote_requests(app):
+    linked(1, SyncState.ACKNOWLEDGED, remote_duplicates=["R-1002"])
+    linked(2, SyncState.ACKNOWLEDGED)
+    linked(3, SyncState.ACKNOWLEDGED, remote_duplicates=None)
+    db.session.commit()
+    assert summary().duplicates == 1

@@ -12,7 +12,7 @@ from integrations.errors import PermanentError
 from tests.support import event_kinds, fresh_link
 from webapp.extensions import db
 from webapp.models import Event, Issue, SyncLink, SyncState
-from webapp.sync import engine, ingest, lifecycle, push, schedule
+from webapp.sync import engine, ingest, lifecycle, push, push_job, schedule
 from webapp.sync.webhook import WebhookRejected, sign
 
 SECRET = "test-webhook-secret"
@@ -207,13 +207,15 @@ def test_a_comment_webhook_adds_the_comment_and_queues_its_push(app, crm):
 
 # ------------------------------------------------------------------------- jobs
 def test_job_kind_finds_every_known_kind_by_name(app):
-    assert engine.job_kind("push") is push.PUSH_JOB
+    assert engine.job_kind("push") is push_job.PUSH_JOB
+    assert engine.job_kind("push-retry") is push_job.PUSH_RETRY_JOB
     assert engine.job_kind("task") is schedule.TASK_JOB
-    assert engine.job_kind("tick") is schedule.TICK_JOB
 
 
 def test_job_kind_refuses_an_unknown_name_and_lists_the_known(app):
-    with pytest.raises(LookupError, match=r"unknown job kind 'pull' \(known: push, task, tick\)"):
+    with pytest.raises(
+        LookupError, match=r"unknown job kind 'pull' \(known: push, push-retry, task\)"
+    ):
         engine.job_kind("pull")
 
 
@@ -222,7 +224,7 @@ def test_every_job_id_is_one_rq_accepts(app):
     assert "remote-poll-public-works" in keys
     ids = [engine.JOB_KINDS["push"].job_id(12)]
     ids += [engine.JOB_KINDS["task"].job_id(key) for key in keys]
-    ids += [engine.JOB_KINDS["tick"].job_id(key, 29411520) for key in keys]
+    ids += [engine.JOB_KINDS["push-retry"].job_id(12, "0f3a9c1e")]
     for job_id in ids:
         validate_job_id(job_id)  # raises on a character RQ does not allow
-    assert set(engine.JOB_KINDS) == {"push", "task", "tick"}
+    assert set(engine.JOB_KINDS) == {"push", "push-retry", "task"}

@@ -17,7 +17,7 @@ from integrations.errors import (
 )
 from webapp.extensions import db
 from webapp.models import Event, SyncLink, SyncState
-from webapp.sync import engine, ingest, jobs, push, schedule
+from webapp.sync import engine, ingest, jobs, push, push_job, schedule
 from webapp.sync.vendors import NotConfiguredError
 from workers.jobs import perform
 
@@ -41,33 +41,18 @@ def timeline(link_id: int) -> list[str]:
 PUSH_EVENTS = ("push_retry", "push_failed", "acknowledged")
 
 
-def flaky_kind(monkeypatch, exc: BaseException) -> list[tuple]:
-    """A job kind whose every attempt raises ``exc``; returns its failure-hook calls."""
-    calls: list[tuple] = []
-
-    def run(n):
-        raise exc
-
-    def on_failure(n, *, exc, final, retry_in):
-        calls.append((n, type(exc).__name__, final, retry_in))
-
-    kind = jobs.JobKind("flaky", run, "flaky-{0}", "flaky {0}", retry=True, on_failure=on_failure)
-    monkeypatch.setitem(engine.JOB_KINDS, "flaky", kind)
-    return calls
-
-
 # ----------------------------------------------------------------------- job ids
 def test_a_job_id_follows_from_its_kind_and_arguments():
-    assert push.PUSH_JOB.job_id(12) == "push-12"
+    assert push_job.PUSH_JOB.job_id(12) == "push-12"
+    assert push_job.PUSH_RETRY_JOB.job_id(12, "ab12") == "push-12-retry-ab12"
     assert schedule.TASK_JOB.job_id("crm-poll") == "task-crm-poll"
-    assert schedule.TICK_JOB.job_id("crm-poll", 29411520) == "tick-crm-poll-29411520"
-    assert schedule.TICK_JOB.describe("crm-poll", 3) == "schedule slot 3 of crm-poll"
+    assert schedule.TASK_JOB.describe("crm-poll") == "periodic task crm-poll"
 
 
 def test_the_same_work_is_queued_once_on_its_kinds_queue(app):
-    assert jobs.enqueue(push.PUSH_JOB, 12) == ("push-12", True)
-    assert jobs.enqueue(push.PUSH_JOB, 12) == ("push-12", False)
-    assert jobs.enqueue(push.PUSH_JOB, 13) == ("push-13", True)
+    assert jobs.enqueue(push_job.PUSH_JOB, 12) == ("push-12", True)
+    assert jobs.enqueue(push_job.PUSH_JOB, 12) == ("push-12", False)
+    assert jobs.enqueue(push_job.PUSH_JOB, 13) == ("push-13", True)
     assert jobs.enqueue(schedule.TASK_JOB, "sweep") == ("task-sweep", True)
     queues = app.task_queue.queues
     assert queues["default"].job_ids == ["push-12", "push-13"]
@@ -83,10 +68,12 @@ def test_a_finished_job_no_longer_absorbs_the_next_request(app):
 def test_every_kind_is_registered_under_its_name(app):
     assert {name: kind.name for name, kind in engine.JOB_KINDS.items()} == {
         "push": "push",
+        "push-retry": "push-retry",
         "task": "task",
-        "tick": "tick",
     }
-    with pytest.raises(LookupError, match="unknown job kind 'nope' \\(known: push, task, tick\\)"):
+    with pytest.raises(
+        LookupError, match="unknown job kind 'nope' \\(known: push, push-retry, task\\)"
+    ):
         engine.job_kind("nope")
 
 
@@ -122,42 +109,39 @@ def test_perform_re_raises_for_a_kind_without_a_failure_hook(app, monkeypatch):
         perform("plain")
 
 
-def test_a_failing_job_is_told_whether_retries_are_left(app, monkeypatch):
-    calls = flaky_kind(monkeypatch, TransientError("down"))
-    jobs.enqueue(engine.JOB_KINDS["flaky"], 1)
+# ------------------------------------------------------------------ retry policy
+@pytest.mark.parametrize(
+    ("failures", "exc", "delay"),
+    [
+        (1, TransientError("down"), 0.0),
+        (2, TransientError("down"), 0.0),
+        (3, TransientError("down"), None),  # two intervals: the third failure is final
+        (1, PermanentError("refused"), None),
+        (1, RateLimitedError("slow down", retry_after=2.5), 3.0),  # what the vendor asked
+        (1, RateLimitedError("slow down", retry_after=None), 0.0),
+    ],
+)
+def test_the_retry_delay_follows_the_intervals_and_the_vendor(app, failures, exc, delay):
+    assert push_job.retry_delay(failures, exc) == delay
+
+
+def test_a_rate_limited_push_waits_for_the_dispatcher_instead_of_retrying_at_once(app, crm, remote):
+    link_id = routed_link(crm)
+    remote.fail("create_request", RateLimitedError("slow down", retry_after=30))
+    push_job.enqueue_push(link_id)
     app.task_queue.drain()
-
-    assert calls == [
-        (1, "TransientError", False, 0.0),
-        (1, "TransientError", False, 0.0),
-        (1, "TransientError", True, None),
-    ]
-    job = Job.fetch("flaky-1", connection=app.task_queue.connection)
-    assert job.get_status() == "finished"  # the last failure is recorded, not raised
-    assert job.return_value() == "failed: down"
-
-
-def test_a_permanent_failure_is_final_at_the_first_attempt(app, monkeypatch):
-    calls = flaky_kind(monkeypatch, PermanentError("refused"))
-    jobs.enqueue(engine.JOB_KINDS["flaky"], 2)
-    app.task_queue.drain()
-    assert calls == [(2, "PermanentError", True, None)]
-
-
-def test_a_rate_limit_stretches_the_next_retry_to_what_the_vendor_asked(app, monkeypatch):
-    calls = flaky_kind(monkeypatch, RateLimitedError("slow down", retry_after=2.5))
-    jobs.enqueue(engine.JOB_KINDS["flaky"], 3)
-    app.task_queue.drain()
-    assert calls == [(3, "RateLimitedError", False, 3.0)]
-    # Not retried at once (interval 0): scheduled for when the vendor allows it.
-    assert app.task_queue.queues["default"].scheduled_job_registry.get_job_ids() == ["flaky-3"]
+    link = db.session.get(SyncLink, link_id)
+    assert link.state == SyncState.PENDING
+    assert (link.due_at - link.last_error_at).total_seconds() >= 29
+    assert remote.count("create_request") == 1  # nothing more queued: it is not due yet
+    assert app.task_queue.depth() == 0
 
 
 # ------------------------------------------------------------------ push retries
 def test_a_push_that_fails_once_is_retried_and_acknowledged(app, crm, remote):
     link_id = routed_link(crm)
     remote.fail("create_request", TransientError("EAM timed out"))
-    push.enqueue_push(link_id)
+    push_job.enqueue_push(link_id)
     app.task_queue.drain()
 
     link = db.session.get(SyncLink, link_id)
@@ -170,7 +154,7 @@ def test_a_push_that_fails_once_is_retried_and_acknowledged(app, crm, remote):
 def test_a_push_that_fails_every_attempt_ends_failed_with_the_reason(app, crm, remote):
     link_id = routed_link(crm)
     remote.fail("create_request", TransientError("EAM timed out"), times=3)
-    push.enqueue_push(link_id)
+    push_job.enqueue_push(link_id)
     app.task_queue.drain()
 
     link = db.session.get(SyncLink, link_id)
@@ -183,7 +167,7 @@ def test_a_push_that_fails_every_attempt_ends_failed_with_the_reason(app, crm, r
 def test_a_push_the_vendor_refuses_fails_without_a_retry(app, crm, remote):
     link_id = routed_link(crm)
     remote.fail("create_request", PermanentError("IssueField is required", status=400))
-    push.enqueue_push(link_id)
+    push_job.enqueue_push(link_id)
     app.task_queue.drain()
 
     link = db.session.get(SyncLink, link_id)
@@ -194,3 +178,31 @@ def test_a_push_the_vendor_refuses_fails_without_a_retry(app, crm, remote):
 
 def test_a_push_of_a_link_that_is_gone_is_final_and_quiet(app):
     assert perform("push", 999) == "failed: sync link 999 does not exist"
+
+
+# --------------------------------------------------------- a dead worker's job
+def _started_long_ago(app, job_id: str, seconds: float) -> None:
+    """Mark the queued job ``job_id`` started, with its last heartbeat ``seconds`` ago."""
+    from datetime import UTC, datetime, timedelta
+
+    from rq.job import JobStatus
+
+    job = Job.fetch(job_id, connection=app.task_queue.connection)
+    job.set_status(JobStatus.STARTED)
+    job.heartbeat(datetime.now(UTC) - timedelta(seconds=seconds), ttl=600)
+
+
+def test_a_started_job_with_a_live_worker_absorbs_the_next_request(app):
+    jobs.enqueue(schedule.TASK_JOB, "crm-poll")
+    _started_long_ago(app, "task-crm-poll", 5)
+    assert jobs.enqueue(schedule.TASK_JOB, "crm-poll") == ("task-crm-poll", False)
+
+
+def test_a_job_whose_worker_died_is_queued_again_under_an_id_of_its_own(app):
+    jobs.enqueue(schedule.TASK_JOB, "crm-poll")
+    _started_long_ago(app, "task-crm-poll", 120)  # no heartbeat for two minutes
+    job_id, created = jobs.enqueue(schedule.TASK_JOB, "crm-poll")
+    assert created and job_id.startswith("task-crm-poll-r") and job_id != "task-crm-poll"
+    assert Job.fetch("task-crm-poll", connection=app.task_queue.connection).get_status() == (
+        "started"  # left as RQ has it
+    )

@@ -224,7 +224,7 @@ def test_a_crm_close_by_staff_is_owed_to_the_remote_request(app, change, owed):
     assert lifecycle.owes_remote_close(link, link.issue, feature) is owed
 
 
-def test_work_left_is_found_for_the_sweeper(app):
+def test_work_owed_but_not_recorded_as_due_is_found_for_the_sweeper(app):
     past = utcnow() - timedelta(minutes=10)
     pending = link_in(SyncState.PENDING, issue_id=1)
     notes = link_in(SyncState.ACKNOWLEDGED, issue_id=2, remote_id="1002")
@@ -232,7 +232,7 @@ def test_work_left_is_found_for_the_sweeper(app):
     link_in(SyncState.ACKNOWLEDGED, issue_id=4, remote_id="1004")  # nothing owed
     closing.issue.status = "Closed"
     db.session.add(Comment(issue_id=2, origin="crm", body="hi", seen_at=past))
-    db.session.execute(db.update(SyncLink).values(updated_at=past))
+    db.session.execute(db.update(SyncLink).values(updated_at=past, due_at=None))
     db.session.commit()
     integration = db.session.execute(db.select(Integration)).scalar_one()
 
@@ -247,3 +247,10 @@ def test_work_left_is_found_for_the_sweeper(app):
     assert closing.id not in {w.link_id for w in owed}
     # Work younger than the cutoff has a job on its way: not swept yet.
     assert lifecycle.work_left_since(past - timedelta(minutes=1), [integration.id]) == []
+
+
+def test_work_recorded_as_due_is_not_the_sweepers(app):
+    link_in(SyncState.PENDING, issue_id=1)  # opened due now
+    db.session.execute(db.update(SyncLink).values(updated_at=utcnow() - timedelta(minutes=10)))
+    db.session.commit()
+    assert lifecycle.work_left_since(utcnow(), []) == []

@@ -13,7 +13,7 @@ from tests.engine.conftest import load_agency
 from tests.support import event_kinds, fresh_link
 from webapp.extensions import db
 from webapp.models import Comment, Event, GeocodeCache, SyncLink, SyncState
-from webapp.sync import ingest, push, remote_poll
+from webapp.sync import ingest, push, push_job, remote_poll
 
 CLOSE_NOTE = "Closed by the city in SeeClickFix."
 CLOSING = {
@@ -51,7 +51,7 @@ def push_failing(link_id: int) -> Exception:
     """One push that fails, recorded as the push job records a retried attempt."""
     with pytest.raises(Exception) as caught:
         push.push_link(link_id)
-    push.record_failure(link_id, caught.value, final=False)
+    push_job.record_failure(link_id, caught.value)
     return caught.value
 
 
@@ -263,13 +263,16 @@ def test_comments_whose_reply_was_lost_are_sent_again_with_the_same_keys(app, cr
 
 # ---------------------------------------------------------------- record_failure
 def test_a_failed_attempt_with_retries_left_is_recorded_and_stays_pending(app, crm):
+    app.config["CROSSWALK_RETRY_INTERVALS"] = [30, 120]
     issue_id, link_id = routed(crm)
 
-    push.record_failure(link_id, TransientError("EAM: HTTP 503"), final=False, retry_in=30)
+    failure = push_job.record_failure(link_id, TransientError("EAM: HTTP 503"))
 
     row = fresh_link(link_id)
     assert (row.state, row.attempts, row.last_error) == (SyncState.PENDING, 1, "EAM: HTTP 503")
     assert row.last_error_at is not None
+    assert not failure.final and failure.retry_at == row.due_at
+    assert 29 <= (row.due_at - row.last_error_at).total_seconds() <= 31
     assert last_event(issue_id) == (
         "push_retry",
         "attempt 1 failed: EAM: HTTP 503; retrying in 30 s",
@@ -279,9 +282,9 @@ def test_a_failed_attempt_with_retries_left_is_recorded_and_stays_pending(app, c
 
 def test_the_final_failed_attempt_marks_the_link_failed(app, crm):
     issue_id, link_id = routed(crm)
-    push.record_failure(link_id, TimeoutError(), final=False)
+    push_job.record_failure(link_id, TimeoutError())
 
-    push.record_failure(link_id, PermanentError("EAM: category unknown"), final=True)
+    push_job.record_failure(link_id, PermanentError("EAM: category unknown"))
 
     row = fresh_link(link_id)
     assert (row.state, row.attempts) == (SyncState.FAILED, 2)
@@ -296,15 +299,16 @@ def test_the_final_failed_attempt_marks_the_link_failed(app, crm):
 def test_a_final_failure_on_an_acknowledged_link_changes_no_state(app, crm):
     issue_id, link_id = acknowledged(crm)
 
-    push.record_failure(link_id, TransientError("EAM: HTTP 503"), final=True)
+    push_job.record_failure(link_id, PermanentError("EAM: HTTP 400"))
 
     row = fresh_link(link_id)
     assert (row.state, row.attempts) == (SyncState.ACKNOWLEDGED, 1)
     assert last_event(issue_id) == (
         "comments_failed",
-        "could not send comments to the remote request: EAM: HTTP 503",
+        "could not send comments to the remote request: EAM: HTTP 400",
         "error",
     )
+    assert row.due_at is not None  # still owed: tried again at the longest interval
 
 
 def test_a_push_job_retries_transient_failures_then_gives_up(app, crm, remote):
@@ -430,7 +434,7 @@ def test_a_remote_close_that_finally_fails_is_reported_as_such(app, crm, remote)
 
     with pytest.raises(PermanentError) as caught:
         push.push_link(link_id)
-    push.record_failure(link_id, caught.value, final=True)
+    push_job.record_failure(link_id, caught.value)
 
     assert fresh_link(link_id).state == SyncState.ACKNOWLEDGED
     assert last_event(issue_id) == (

@@ -462,3 +462,48 @@ def test_links_closed_longer_than_the_archive_period_are_archived(app, crm, remo
     assert [e.detail for e in events_of_kind("archived", old.issue_id)] == [
         "closed for more than 3 days; no more sync"
     ]
+
+
+# ----------------------------------------------------------------- duplicates
+def test_a_second_request_with_the_same_external_id_is_reported_once(app, crm, remote):
+    link = acknowledged(crm, remote)
+    late = remote.add_record(ExternalId=str(link.issue_id))  # a create applied late
+
+    first = poll()
+    second = poll()
+
+    assert (first.duplicates, second.duplicates) == (1, 0)
+    assert "1 duplicate(s) found" in first.summary()
+    db.session.expire_all()
+    assert link.remote_duplicates == [f"R-{late}"]
+    [event] = events_of_kind("remote_duplicate", link.issue_id)
+    assert event.level == "warning" and f"R-{late}" in event.detail
+    assert remote.count("records_by_external_ids") == 2  # one query per batch, every poll
+
+
+def test_a_duplicate_removed_remotely_is_no_longer_counted(app, crm, remote):
+    link = acknowledged(crm, remote)
+    late = remote.add_record(ExternalId=str(link.issue_id))
+    poll()
+    del remote.records[late]  # staff merged it away
+    poll()
+    db.session.expire_all()
+    assert link.remote_duplicates is None
+    assert (
+        db.session.execute(
+            db.select(SyncLink.id).where(SyncLink.remote_duplicates.is_not(None))
+        ).first()
+        is None
+    )
+
+
+def test_a_failed_duplicate_check_is_recorded_and_the_poll_goes_on(app, crm, remote):
+    link = acknowledged(crm, remote)
+    remote.set(link.remote_id, Status="Closed")
+    remote.fail("records_by_external_ids", TransientError("EAM: HTTP 503"))
+
+    report = poll()
+
+    assert report.closed == 1
+    assert any("duplicate check" in error for error in report.errors)
+    assert events_of_kind("remote_poll_failed")[-1].level == "warning"

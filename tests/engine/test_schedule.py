@@ -1,17 +1,15 @@
 """The periodic work as data: which tasks the configuration switches on and at
-what intervals, clear errors for tasks that do not run, slots that are never
-doubled, ticks that re-arm and queue the run, and "run now" absorbed by a run
-already waiting."""
+what intervals, clear errors for tasks that do not run, and "run now"
+absorbed by a run already waiting. (When tasks are due: test_dispatcher.)"""
 
 from __future__ import annotations
 
 import pytest
-from rq.job import Job
 
 from tests.engine.conftest import load_agency
 from webapp.extensions import db
 from webapp.models import Agency
-from webapp.sync import jobs, schedule
+from webapp.sync import schedule
 from webapp.sync.schedule import TaskNotAvailable
 
 BOUNDARY = {
@@ -131,51 +129,7 @@ def test_find_tasks_names_the_problem(app, kind, integration, replacements, mess
         schedule.find_tasks(kind, integration)
 
 
-# --------------------------------------------------------------------- schedules
-def test_ensure_schedules_twice_never_doubles_a_slot(app):
-    now = 1_800_000_000.0
-    first = schedule.ensure_schedules(now)
-    again = schedule.ensure_schedules(now)  # another worker starting at the same moment
-
-    assert sorted(first) == sorted(
-        f"tick-{key}-{schedule.next_slot(interval, now)}" for key, interval in tasks().items()
-    )
-    assert again == []
-    assert scheduled_ids(app) == set(first)
-    assert app.task_queue.depth() == 0  # scheduled, not queued
-
-
-def test_the_next_slot_is_a_new_tick(app):
-    now = 1_800_000_000.0
-    schedule.ensure_schedules(now)
-    later = schedule.ensure_schedules(now + 60)
-    assert f"tick-crm-poll-{schedule.next_slot(60, now) + 1}" in later
-    assert f"tick-categories-public-works-{schedule.next_slot(86400, now)}" not in later
-
-
-def test_a_tick_re_arms_the_schedule_and_queues_the_run(app, crm):
-    before = schedule.next_slot(60)
-    jobs.enqueue(schedule.TICK_JOB, "crm-poll", 7)
-    app.task_queue.drain()
-    after = schedule.next_slot(60)
-
-    connection = app.task_queue.connection
-    assert Job.fetch("tick-crm-poll-7", connection=connection).return_value() == (
-        "crm-poll: run queued"
-    )
-    run = Job.fetch("task-crm-poll", connection=connection)
-    assert run.get_status() == "finished"
-    assert crm.count("iter_updated_issues") == 1  # the CRM poll ran
-    assert scheduled_ids(app) & {f"tick-crm-poll-{before}", f"tick-crm-poll-{after}"}
-    assert any(i.startswith("tick-remote-poll-public-works-") for i in scheduled_ids(app))
-
-
-def test_a_tick_while_a_run_waits_queues_nothing_more(app):
-    assert schedule.run_task_now("sweep") is True
-    assert schedule.tick("sweep", 1) == "sweep: a run is already queued"
-    assert app.task_queue.queues["periodic"].job_ids == ["task-sweep"]
-
-
+# ------------------------------------------------------------------------ runs
 def test_run_now_twice_while_one_waits_queues_one_run(app):
     assert schedule.run_task_now("crm-poll") is True
     assert schedule.run_task_now("crm-poll") is False
@@ -196,16 +150,19 @@ def test_run_task_on_a_key_no_longer_configured_says_so(app):
     assert schedule.run_task("categories-public-works") == (
         "categories-public-works: no longer configured"
     )
-    assert schedule.tick("categories-public-works", 3) == (
-        "categories-public-works: no longer configured"
-    )
     assert app.task_queue.depth() == 0
 
 
-def test_naming_an_integration_for_the_crm_poll_does_not_claim_the_agency_is_missing(app):
-    try:
-        found = schedule.find_tasks("crm-poll", "public-works")
-    except TaskNotAvailable as exc:
-        assert "no agency configuration" not in str(exc)
-    else:
-        assert [t.key for t in found] == ["crm-poll"]
+def test_naming_an_integration_for_an_agency_wide_task_finds_that_task(app):
+    # `crosswalk sync crm --integration public-works`: the CRM poll serves them all.
+    assert [t.key for t in schedule.find_tasks("crm-poll", "public-works")] == ["crm-poll"]
+
+
+def test_two_runs_of_one_task_never_overlap(app):
+    from webapp.sync import leases
+
+    assert leases.take(schedule.lease_name("crm-poll"), "a run on another worker", 60)
+    assert schedule.run_task("crm-poll") == "crm-poll: already running on another worker"
+    leases.release(schedule.lease_name("crm-poll"), "a run on another worker")
+    assert schedule.run_task("crm-poll").startswith("0 seen")
+    assert leases.is_free(schedule.lease_name("crm-poll"))  # released after the run

@@ -1,5 +1,7 @@
-"""The sweeper: work left owed with no job waiting (a lost queue, a crashed
-worker, a failed comment) is queued again, once, with a ``requeued`` event."""
+"""The sweeper, the dispatcher's safety net: work owed but not recorded as due
+(a race between a push finishing and a comment arriving, rows from before
+owed work was recorded) is recorded and queued, once, with a ``requeued``
+event; work recorded as due is left to the dispatcher."""
 
 from __future__ import annotations
 
@@ -36,9 +38,10 @@ def receive(crm, issue_id: int) -> None:
 
 
 def age_everything() -> None:
-    """Everything owed has waited longer than the sweeper's cutoff."""
+    """Everything owed has waited longer than the sweeper's cutoff, and the
+    database lost track of it being due (what the sweeper is for)."""
     past = utcnow() - 2 * AFTER
-    db.session.execute(db.update(SyncLink).values(updated_at=past))
+    db.session.execute(db.update(SyncLink).values(updated_at=past, due_at=None))
     db.session.execute(db.update(Comment).values(seen_at=past))
     db.session.commit()
 
@@ -67,7 +70,7 @@ def test_a_pending_link_left_without_a_job_is_queued_again_once(app, crm, queue_
 
     assert (first.requeued, second.requeued) == (1, 0)
     assert app.task_queue.depth() == 1
-    assert requeued() == [(issue_id, "pending push had no job waiting; queued again")]
+    assert requeued() == [(issue_id, "pending push was owed but not scheduled; queued now")]
     assert first.summary() == "requeued 1"
 
 
@@ -104,7 +107,7 @@ def test_unsent_comments_on_an_acknowledged_link_are_queued_again(app, crm, remo
     app.task_queue.drain()
 
     assert report.requeued == 1
-    assert requeued() == [(issue_id, "unsent comments had no job waiting; queued again")]
+    assert requeued() == [(issue_id, "unsent comments was owed but not scheduled; queued now")]
     (notes,) = remote.notes.values()
     assert [n.body for n in notes] == ["Still not fixed"]
 
@@ -128,7 +131,7 @@ def test_a_crm_close_is_queued_again_when_the_integration_closes_remote(
     app.task_queue.drain()
 
     assert report.requeued == 1
-    assert requeued() == [(issue_id, "CRM close had no job waiting; queued again")]
+    assert requeued() == [(issue_id, "CRM close was owed but not scheduled; queued now")]
     assert remote.count("close_request") == 1
 
 
@@ -155,3 +158,15 @@ def test_the_requeued_event_is_a_warning_on_the_issue_and_integration(app, crm, 
         issue_id,
         link.integration_id,
     )
+
+
+def test_work_recorded_as_due_is_left_to_the_dispatcher(app, crm, queue_down):
+    receive(crm, crm.add_issue())  # stored and due; its job was never queued
+    queue_down[0] = False
+    past = utcnow() - 2 * AFTER
+    db.session.execute(db.update(SyncLink).values(updated_at=past))  # old, but still due
+    db.session.commit()
+
+    report = sweep.sweep_pending(AFTER)
+
+    assert (report.requeued, app.task_queue.depth(), requeued()) == (0, 0, [])

@@ -26,6 +26,8 @@ class IntegrationSummary:
     # Private but not internal: the vendor guide says these need a review.
     private_review: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Links whose issue has more than one remote request (a late-applied create).
+    duplicates: int = 0
 
     @property
     def total(self) -> int:
@@ -72,6 +74,14 @@ def integration_summaries() -> list[IntegrationSummary]:
     for integration_id, created in oldest:
         if integration_id in summaries:
             summaries[integration_id].oldest_pending = created
+    duplicated = db.session.execute(
+        db.select(SyncLink.integration_id, func.count())
+        .where(SyncLink.remote_duplicates.is_not(None))
+        .group_by(SyncLink.integration_id)
+    )
+    for integration_id, count in duplicated:
+        if integration_id in summaries:
+            summaries[integration_id].duplicates = count
     for summary in summaries.values():
         row = summary.integration
         summary.last_poll = db.session.get(SyncCursor, remote_poll.cursor_key(row))

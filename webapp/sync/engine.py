@@ -18,15 +18,17 @@ from integrations.seeclickfix import CrmIssue
 
 from ..agency_config import AgencyConfig
 from ..extensions import db
-from ..models import Integration, SyncLink, SyncState
+from ..models import Integration, SyncLink, utcnow
 from . import (
     category_sync,
     configure,
     crm_poll,
+    dispatcher,
     importer,
     ingest,
     jobs,
     lifecycle,
+    push_job,
     remote_poll,
     schedule,
     vendors,
@@ -41,7 +43,7 @@ __all__ = [
     "apply_config",
     "PeriodicTask",
     "TaskNotAvailable",
-    "ensure_schedules",
+    "dispatch",
     "fetch_issue",
     "find_tasks",
     "import_requests",
@@ -66,7 +68,7 @@ __all__ = [
 # Every kind of background job, by name: the worker process runs a job by
 # looking its kind up here (workers.jobs.perform).
 JOB_KINDS: dict[str, jobs.JobKind] = {
-    kind.name: kind for kind in (push_module.PUSH_JOB, schedule.TASK_JOB, schedule.TICK_JOB)
+    kind.name: kind for kind in (push_job.PUSH_JOB, push_job.PUSH_RETRY_JOB, schedule.TASK_JOB)
 }
 
 
@@ -95,7 +97,10 @@ def fetch_issue(issue_id: int, *, source: str = "CLI") -> ingest.IngestResult:
 
 
 def receive_webhook(
-    body: bytes, timestamp: str | None, signature: str | None
+    body: bytes,
+    timestamp: str | None,
+    signature: str | None,
+    delivery_id: str | None = None,
 ) -> webhook.WebhookResult:
     """A signed CRM event: verified, validated, stored, pushes queued.
     Raises ``webhook.WebhookRejected`` (with the HTTP status) or
@@ -106,20 +111,20 @@ def receive_webhook(
         signature,
         secret=vendors.webhook_secret(),
         tolerance=current_app.config["CROSSWALK_WEBHOOK_TOLERANCE"],
+        delivery_id=delivery_id,
     )
 
 
 # ------------------------------------------------------------------------ pushes
 def push(link_id: int) -> SyncLink:
-    """Run every leg the link still owes. Raises on failure (the caller — the
-    push job — records it with :func:`record_push_failure`)."""
+    """Run every leg the link still owes, here, raising on failure (the push
+    job, ``push_job.run_push``, adds the lease and the failure bookkeeping)."""
     return push_module.push_link(link_id)
 
 
-def record_push_failure(
-    link_id: int, exc: BaseException, *, final: bool, retry_in: float | None = None
-) -> None:
-    push_module.record_failure(link_id, exc, final=final, retry_in=retry_in)
+def record_push_failure(link_id: int, exc: BaseException) -> push_job.Failure:
+    """Write down a failed attempt and when the next one is due."""
+    return push_job.record_failure(link_id, exc)
 
 
 @dataclass
@@ -131,16 +136,18 @@ class PushOutcome:
 
 
 def push_here(link_id: int) -> PushOutcome:
-    """Staff push one link now, in this process (the CLI without a queue):
-    a failed link is reset first; a failure is recorded as final."""
+    """Staff push one link now, in this process (the CLI without a queue): a
+    failed link is reset first; the push runs as the job does (lease, retry
+    policy), and a failure is reported with the vendor's words."""
     link = push_module.reset_for_retry(link_id)
-    issue_id = link.issue_id
-    try:
-        link = push_module.push_link(link_id)
-    except Exception as exc:
-        push_module.record_failure(link_id, exc, final=True)
-        return PushOutcome(link_id, issue_id, SyncState.FAILED, str(exc))
-    return PushOutcome(link_id, issue_id, link.state)
+    issue_id, started = link.issue_id, utcnow()
+    link.due_at = started  # staff asked: now, whatever backoff there was
+    db.session.commit()
+    push_job.run_push(link_id)
+    db.session.expire_all()
+    link = db.session.get(SyncLink, link_id)
+    failed_now = link.last_error_at is not None and link.last_error_at >= started
+    return PushOutcome(link_id, issue_id, link.state, link.last_error if failed_now else None)
 
 
 @dataclass
@@ -152,25 +159,18 @@ class RetryOutcome:
 
 def retry(link_id: int) -> RetryOutcome:
     """Staff asked to push a link again: a failed one goes back to pending,
-    and a push is queued when the link owes work."""
+    and a push is queued now (backoff or not) when the link owes work."""
     link = db.session.get(SyncLink, link_id)
     if link is None:
         raise LinkNotFoundError(f"sync link {link_id} does not exist")
     reset = lifecycle.request_retry(link)
-    if reset:
-        db.session.commit()
-    owes = link.state == SyncState.PENDING or (
-        link.state == SyncState.ACKNOWLEDGED and _acknowledged_link_owes_work(link)
-    )
-    queued = push_module.enqueue_push(link.id) if owes else False
+    close_remote = vendors.settings_of(link.integration).close_remote_on_crm_close
+    owes = lifecycle.owes_work(link, close_remote)
+    if owes:
+        link.due_at = utcnow()
+    db.session.commit()
+    queued = push_job.enqueue_push(link.id) if owes else False
     return RetryOutcome(link, reset, queued)
-
-
-def _acknowledged_link_owes_work(link: SyncLink) -> bool:
-    settings = vendors.settings_of(link.integration)
-    return lifecycle.has_unsent_notes(link) or lifecycle.owes_remote_close(
-        link, link.issue, settings.close_remote_on_crm_close
-    )
 
 
 def links_to_push_again(
@@ -212,8 +212,10 @@ def run_task_now(task: PeriodicTask) -> bool:
     return schedule.run_task_now(task.key)
 
 
-def ensure_schedules(now: float | None = None) -> list[str]:
-    return schedule.ensure_schedules(now)
+def dispatch(owner: str) -> dispatcher.Tick:
+    """One dispatcher tick for the worker ``owner``: queue the periodic tasks
+    and the pushes the database says are due (one worker at a time)."""
+    return dispatcher.tick(owner)
 
 
 def poll_crm() -> crm_poll.CrmPollReport:

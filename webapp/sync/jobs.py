@@ -1,13 +1,16 @@
 """Background work: what a job kind is, and queueing one.
 
 A job is named by its kind and arguments; its id follows from them
-(``push-12``, ``task-crm-poll``, ``tick-crm-poll-29411520``), so asking twice
-for the same work while it waits or runs queues it once. Each kind is
-declared beside the work it runs (``push.PUSH_JOB``, ``schedule.TASK_JOB``,
-``schedule.TICK_JOB``) and listed once in ``engine.JOB_KINDS``, where the
-worker process looks it up by name (``workers.jobs.perform``). This module
-imports no engine module, so every module can queue work without an import
-cycle.
+(``push-12``, ``task-crm-poll``), so asking twice for the same work while it
+waits or runs queues it once. Each kind is declared beside the work it runs
+(``push_job.PUSH_JOB``, ``push_job.PUSH_RETRY_JOB``, ``schedule.TASK_JOB``)
+and listed once in ``engine.JOB_KINDS``, where the worker process looks it up
+by name (``workers.jobs.perform``). This module imports no engine module, so
+every module can queue work without an import cycle.
+
+RQ only delivers jobs: what is owed, and when, is in the database
+(``SyncLink.due_at``, ``PeriodicRun``), and the dispatcher queues it again if
+a job is lost.
 """
 
 from __future__ import annotations
@@ -34,10 +37,6 @@ class JobKind:
     id_format: str
     description: str
     queue: str = DEFAULT
-    # Transient failures are retried with CROSSWALK_RETRY_INTERVALS.
-    retry: bool = False
-    # Called with (*args, exc=, final=, retry_in=) when an attempt fails.
-    on_failure: Callable[..., None] | None = None
     timeout: int = 600
 
     def job_id(self, *args: Any) -> str:
@@ -58,8 +57,13 @@ def retryable(exc: BaseException) -> bool:
     return not isinstance(exc, PermanentError | IntegrationConfigError | NotRetryable)
 
 
-def enqueue(kind: JobKind, *args: Any, at: Any = None) -> tuple[str, bool]:
+def enqueue(
+    kind: JobKind, *args: Any, at: Any = None, started_is_stale: bool = False
+) -> tuple[str, bool]:
     """Queue ``kind`` with ``args`` (at a time, if given): (job id, created).
-    ``created`` is False when the same job was already waiting or running."""
-    job, created = current_app.task_queue.enqueue(kind, *args, at=at)
+    ``created`` is False when the same job was already waiting or running
+    (``started_is_stale``: a started one does not count; see TaskQueue)."""
+    job, created = current_app.task_queue.enqueue(
+        kind, *args, at=at, started_is_stale=started_is_stale
+    )
     return job.id, created

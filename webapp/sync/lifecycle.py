@@ -19,6 +19,11 @@ States (``SyncState``) and moves (``TRANSITIONS``), each with its event::
     closed        acknowledged  reopened         the resident reopened the CRM issue
     closed        archived      archived         closed longer than the archive period
 
+Owed work. The database, not the queue, records what a link owes:
+``due_at`` is when its next push is owed (NULL: nothing, or failed for good).
+A push claims the link with a lease (:func:`claim`); a job killed mid-run
+leaves a lease that simply runs out, and the dispatcher queues the link again.
+
 Legs. A link owes up to four conversations with the vendors, each a *leg*
 with two timestamps on the row: *intended*, committed **before** the vendor
 is called, and *done*, committed after it answered. A push that dies between
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..extensions import db
 from ..models import Category, Comment, Issue, SyncLink, SyncState, utcnow
@@ -83,6 +88,7 @@ def open_link(
         integration_id=category.integration_id,
         category=category,
         state=PENDING,
+        due_at=utcnow(),
         **fields,
     )
     db.session.add(link)
@@ -124,6 +130,7 @@ def reopen(link: SyncLink, issue: Issue) -> None:
     link.reopened_at = utcnow()
     link.crm_closed_at = None
     link.crm_close_intended_at = None
+    owe(link)  # the note for the crew
     db.session.add(
         Comment(
             issue_id=issue.id,
@@ -141,6 +148,7 @@ def request_retry(link: SyncLink) -> bool:
     if link.state != FAILED:
         return False
     move(link, PENDING, "retry_requested", "failed push queued again")
+    link.due_at = utcnow()  # staff asked: now, whatever backoff there was
     return True
 
 
@@ -185,6 +193,98 @@ def mark_done(link: SyncLink, leg: Leg, when: datetime | None = None) -> None:
     setattr(link, leg.done, when or utcnow())
     if getattr(link, leg.intended) is None:
         setattr(link, leg.intended, getattr(link, leg.done))
+
+
+# -------------------------------------------------------------------- owed work
+def owe(link: SyncLink) -> None:
+    """The link owes a push (new comments, a reopen note, a CRM close to carry):
+    due now, unless a push is already owed — a retry's backoff is kept."""
+    if link.due_at is None:
+        link.due_at = utcnow()
+
+
+def owes_work(link: SyncLink, close_remote_on_crm_close: bool) -> bool:
+    """Whether a push has anything left to do for the link."""
+    if link.state in (PENDING, FAILED):
+        return link.state == PENDING
+    if link.state != ACKNOWLEDGED:
+        return False
+    return has_unsent_notes(link) or owes_remote_close(link, link.issue, close_remote_on_crm_close)
+
+
+def settle_due(link: SyncLink, close_remote_on_crm_close: bool) -> None:
+    """After a push: due again now if work arrived meanwhile, else nothing owed."""
+    link.due_at = utcnow() if owes_work(link, close_remote_on_crm_close) else None
+
+
+def claim(link_id: int, owner: str, seconds: float) -> bool:
+    """Take the link's lease for ``seconds`` if it is free (or ours); commit.
+
+    One conditional UPDATE: atomic on SQLite and on PostgreSQL alike, so two
+    jobs for the same link never work on it at once, and a lease left by a
+    killed job is free once it runs out."""
+    now = utcnow()
+    taken = db.session.execute(
+        db.update(SyncLink)
+        .where(
+            SyncLink.id == link_id,
+            (SyncLink.lease_until.is_(None))
+            | (SyncLink.lease_until < now)
+            | (SyncLink.lease_owner == owner),
+        )
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return taken.rowcount == 1
+
+
+def release(link_id: int, owner: str) -> None:
+    """Give the lease back (only ours); commit."""
+    db.session.execute(
+        db.update(SyncLink)
+        .where(SyncLink.id == link_id, SyncLink.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def record_owed(link_ids: list[int]) -> None:
+    """Mark these links due now where nothing was recorded as owed."""
+    if link_ids:
+        db.session.execute(
+            db.update(SyncLink)
+            .where(SyncLink.id.in_(link_ids), SyncLink.due_at.is_(None))
+            .values(due_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def due_links(now: datetime, dispatched_before: datetime, limit: int) -> list[int]:
+    """Links whose push is due, free of any lease, and not queued since
+    ``dispatched_before`` (a job queued just now is still on its way)."""
+    query = (
+        db.select(SyncLink.id)
+        .where(
+            SyncLink.due_at <= now,
+            (SyncLink.lease_until.is_(None)) | (SyncLink.lease_until < now),
+            (SyncLink.dispatched_at.is_(None)) | (SyncLink.dispatched_at < dispatched_before),
+        )
+        .order_by(SyncLink.due_at, SyncLink.id)
+        .limit(limit)
+    )
+    return list(db.session.execute(query).scalars())
+
+
+def mark_dispatched(link_ids: list[int], now: datetime) -> None:
+    if link_ids:
+        db.session.execute(
+            db.update(SyncLink)
+            .where(SyncLink.id.in_(link_ids))
+            .values(dispatched_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 # ------------------------------------------------------------------------- queries
@@ -296,18 +396,25 @@ class OwedWork:
 
 
 def work_left_since(cutoff: datetime, closing_integrations: Collection[int]) -> list[OwedWork]:
-    """Links whose work has waited since before ``cutoff``: a pending push, or
-    (on an acknowledged link) comments still unsent after a failed attempt, or
-    a CRM close not yet carried to the remote request (only for
-    ``closing_integrations``, those with close_remote_on_crm_close on)."""
+    """Links owing work since before ``cutoff`` that the database has not
+    recorded as due (``due_at`` NULL: a race between a push finishing and a
+    comment arriving, or rows from before owed work was recorded): a pending
+    push, unsent comments on an acknowledged link, or a CRM close not yet
+    carried to the remote request (only for ``closing_integrations``, those
+    with close_remote_on_crm_close on). Work recorded as due is the
+    dispatcher's."""
     columns = (SyncLink.id, SyncLink.issue_id, SyncLink.integration_id)
+    unscheduled = SyncLink.due_at.is_(None)
     pending = db.session.execute(
-        db.select(*columns).where(SyncLink.state == PENDING, SyncLink.updated_at < cutoff)
+        db.select(*columns).where(
+            unscheduled, SyncLink.state == PENDING, SyncLink.updated_at < cutoff
+        )
     ).all()
     unsent = db.session.execute(
         db.select(*columns)
         .join(Comment, Comment.issue_id == SyncLink.issue_id)
         .where(
+            unscheduled,
             SyncLink.state == ACKNOWLEDGED,
             Comment.pushed_at.is_(None),
             Comment.origin.in_(NOTE_ORIGINS),
@@ -319,6 +426,7 @@ def work_left_since(cutoff: datetime, closing_integrations: Collection[int]) -> 
         db.select(*columns)
         .join(Issue, Issue.id == SyncLink.issue_id)
         .where(
+            unscheduled,
             SyncLink.integration_id.in_(list(closing_integrations)),
             SyncLink.state == ACKNOWLEDGED,
             SyncLink.remote_id.is_not(None),

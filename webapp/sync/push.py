@@ -6,9 +6,14 @@ Each leg is recorded as intended before its vendor call and as done after
 (``lifecycle``), so a retry resumes at the leg that is not done. Before every
 create the remote system is searched by the external-id field and an existing
 request is adopted: a retry after a lost reply never creates a second one.
+The job around this (lease, failures, retries) is ``push_job``.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
 
 from geo.geocode import ReverseGeocoder
 from integrations.base import Connector, NoteOut, RemoteRecord
@@ -23,6 +28,15 @@ from .request_types import request_type_for
 
 class LinkNotFoundError(jobs.NotRetryable, LookupError):
     pass
+
+
+class CreateSettling(Exception):
+    """The last create's answer was lost: wait until ``until`` before looking
+    the request up, in case the vendor applies the create late."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"waiting until {until.isoformat()} for a create that may still land")
+        self.until = until
 
 
 class PushContext:
@@ -96,8 +110,12 @@ def create_remote(ctx: PushContext) -> None:
     """The create leg: verify the address, then adopt an existing request
     carrying our external id, else create one."""
     link, issue = ctx.link, ctx.issue
+    if lifecycle.in_doubt(link, lifecycle.CREATE_REMOTE):
+        settle = timedelta(seconds=current_app.config["CROSSWALK_CREATE_SETTLE_SECONDS"])
+        if utcnow() < link.remote_create_intended_at + settle:
+            raise CreateSettling(link.remote_create_intended_at + settle)
     addresses.verify_address(link, issue, ctx.geocoder, enabled=ctx.settings.geocode)
-    lifecycle.intend(link, lifecycle.CREATE_REMOTE)
+    db.session.commit()
     record = ctx.connector.find_by_external_id(issue.id)
     if record is not None:
         ctx.record(
@@ -113,6 +131,8 @@ def create_remote(ctx: PushContext) -> None:
             request_type_for(issue.request_type_id),
             addresses.address_parts(link, issue, ctx.geocoder()),
         )
+        # Intended only now: a lookup that failed sent nothing, so it leaves no doubt.
+        lifecycle.intend(link, lifecycle.CREATE_REMOTE)
         record = ctx.connector.create_request(request)
         ctx.record(
             "remote_created",
@@ -235,44 +255,6 @@ def close_remote(ctx: PushContext) -> bool:
     return True
 
 
-def record_failure(
-    link_id: int, exc: BaseException, *, final: bool, retry_in: float | None = None
-) -> None:
-    """Write down a failed attempt; the last one marks the link failed."""
-    db.session.rollback()
-    link = db.session.get(SyncLink, link_id)
-    if link is None:
-        return
-    link.attempts = (link.attempts or 0) + 1
-    link.last_error = str(exc) or exc.__class__.__name__
-    link.last_error_at = utcnow()
-    if final and link.state == SyncState.ACKNOWLEDGED:
-        # Only a comment or remote-close leg can fail here: the request stays
-        # synced; the sweeper sends what is left later.
-        if lifecycle.in_doubt(link, lifecycle.CLOSE_REMOTE):
-            kind, what = "remote_close_failed", "close the remote request"
-        else:
-            kind, what = "comments_failed", "send comments to the remote request"
-        events.record_for(link, kind, f"could not {what}: {link.last_error}", level="error")
-    elif final:
-        lifecycle.move(
-            link,
-            SyncState.FAILED,
-            "push_failed",
-            f"attempt {link.attempts} failed, giving up: {link.last_error}",
-            level="error",
-        )
-    else:
-        when = f"; retrying in {retry_in:.0f} s" if retry_in else "; retrying"
-        events.record_for(
-            link,
-            "push_retry",
-            f"attempt {link.attempts} failed: {link.last_error}{when}",
-            level="warning",
-        )
-    db.session.commit()
-
-
 def reset_for_retry(link_id: int) -> SyncLink:
     """Staff asked to retry: a failed link goes back to pending."""
     link = db.session.get(SyncLink, link_id)
@@ -281,30 +263,3 @@ def reset_for_retry(link_id: int) -> SyncLink:
     if lifecycle.request_retry(link):
         db.session.commit()
     return link
-
-
-def _run_push_job(link_id: int) -> str:
-    return push_link(link_id).state
-
-
-def _push_job_failed(
-    link_id: int, *, exc: BaseException, final: bool, retry_in: float | None
-) -> None:
-    record_failure(link_id, exc, final=final, retry_in=retry_in)
-
-
-# Run every leg a link owes; transient vendor errors are retried, and the
-# last failure is recorded on the link.
-PUSH_JOB = jobs.JobKind(
-    "push",
-    _run_push_job,
-    "push-{0}",
-    "push sync link {0}",
-    retry=True,
-    on_failure=_push_job_failed,
-)
-
-
-def enqueue_push(link_id: int) -> bool:
-    """Queue the push of one sync link; False if one is already waiting."""
-    return jobs.enqueue(PUSH_JOB, link_id)[1]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from integrations.base import Connector, RemoteComment, RemoteRecord
-from integrations.errors import IntegrationError
+from integrations.errors import IntegrationError, NotSupportedError
 from integrations.seeclickfix import SeeClickFixClient
 from integrations.settings import IntegrationSettings
 
@@ -38,13 +38,15 @@ class RemotePollReport:
     closed: int = 0
     failed: int = 0
     archived: int = 0
+    duplicates: int = 0
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"polled {self.polled} in {self.batches} batch(es), closed {self.closed}, "
             f"failed {self.failed}"
         )
+        return f"{text}, {self.duplicates} duplicate(s) found" if self.duplicates else text
 
 
 def cursor_key(integration: Integration) -> str:
@@ -343,6 +345,7 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
             level="error",
         )
         return
+    report_duplicates(ctx, links, report)
     untouched: list[int] = []
     # Changes that only touch our own rows: applied together, one commit.
     local_only: list[SyncLink] = []
@@ -384,6 +387,51 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
     report.polled += len(untouched)
     for link in posts_to_crm:
         _apply_one(ctx, link, records.get(link.remote_id), comments.get(link.remote_id), report)
+
+
+def report_duplicates(ctx: PollContext, links: list[SyncLink], report: RemotePollReport) -> None:
+    """Other remote requests carrying a link's external id: a create the vendor
+    applied after Crosswalk had given up on it. Each is reported once, as a
+    warning on the issue's timeline and a count on the dashboard, never left
+    as an orphan nobody sees. One query per batch."""
+    try:
+        found = ctx.connector.records_by_external_ids([link.issue_id for link in links])
+    except NotSupportedError:
+        return
+    except IntegrationError as exc:
+        report.errors.append(f"duplicate check: {exc}")
+        events.record_now(
+            "remote_poll_failed",
+            f"could not look for duplicate requests: {exc}",
+            integration_id=ctx.integration.id,
+            level="warning",
+        )
+        return
+    changed = False
+    for link in links:
+        extra = sorted(
+            record.display_id or record.remote_id
+            for record in found.get(str(link.issue_id), [])
+            if record.remote_id != link.remote_id
+        )
+        if extra == (link.remote_duplicates or []):
+            continue
+        new = [remote_id for remote_id in extra if remote_id not in (link.remote_duplicates or [])]
+        link.remote_duplicates = extra or None
+        changed = True
+        if new:
+            report.duplicates += len(new)
+            events.record_for(
+                link,
+                "remote_duplicate",
+                f"{ctx.integration.name} also has request(s) {', '.join(new)} carrying this "
+                "issue's external id (a create applied after Crosswalk gave up on it): "
+                f"{link.remote_display_id or link.remote_id} is the one synced; close or merge "
+                "the other(s)",
+                level="warning",
+            )
+    if changed:
+        db.session.commit()
 
 
 def _apply_one(

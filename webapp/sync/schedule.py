@@ -7,24 +7,21 @@ validated settings give. ``periodic_tasks()`` turns that and the loaded
 configuration into tasks with stable keys (``crm-poll``,
 ``remote-poll-public-works``).
 
-How a task runs, whoever asks:
-
-* the schedule runs in slots of the task's interval; slot N is a ``tick``
-  job scheduled for N × interval with the id ``tick-<key>-<N>``. Every
-  worker start and every tick schedules the next slot of every task; the id
-  is the same whoever computes it, so several schedulers never double a slot.
-* a tick queues the task's run as the job ``task-<key>``, as does "run now"
-  (staff in the console, ``crosswalk sync ...``): a run already queued or
-  running absorbs the second request.
+When a task is due is recorded in the database (``periodic_run``), and the
+dispatcher (``dispatcher.tick``, run by every worker) queues it as the job
+``task-<key>``; "run now" (staff in the console, ``crosswalk sync ...``)
+queues the same job, so a run already queued or running absorbs the second
+request.
 """
 
 from __future__ import annotations
 
-import math
-import time
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -33,7 +30,7 @@ from integrations.settings import IntegrationSettings
 
 from ..extensions import db
 from ..models import Agency, Integration
-from . import category_sync, crm_poll, importer, jobs, remote_poll, sweep, vendors
+from . import category_sync, crm_poll, importer, jobs, leases, remote_poll, sweep, vendors
 
 SWEEP_INTERVAL = 60
 
@@ -190,49 +187,37 @@ def summary_of(report: Any) -> str:
     return report.summary() if hasattr(report, "summary") else str(report)
 
 
+def lease_name(key: str) -> str:
+    return f"task:{key}"
+
+
 def run_task(key: str) -> str:
-    """Run the task ``key`` here (the ``task`` job); its one-line summary."""
+    """Run the task ``key`` here (the ``task`` job), holding its lease so that
+    two runs never overlap; its one-line summary."""
     task = task_by_key(key)
     if task is None:
         return f"{key}: no longer configured"
-    return summary_of(task.run())
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    seconds = current_app.config["CROSSWALK_LEASE_SECONDS"]
+    name = lease_name(key)
+    if not leases.take(name, owner, seconds):
+        return f"{key}: already running on another worker"
+    try:
+        with leases.Keeper(leases.renewer(name, owner, seconds), seconds, name):
+            return summary_of(task.run())
+    finally:
+        db.session.rollback()  # a failed run leaves its transaction: the release needs a fresh one
+        leases.release(name, owner)
 
 
-def run_task_now(key: str) -> bool:
-    """Queue a run of ``key`` now; False when one is already queued or running."""
-    return jobs.enqueue(TASK_JOB, key)[1]
+def run_task_now(key: str, *, lease_is_free: bool = False) -> bool:
+    """Queue a run of ``key`` now; False when one is already queued or running.
+
+    ``lease_is_free``: the caller saw the task's lease free, so a run RQ still
+    calls started is dead (its worker was killed) and a new one is queued."""
+    return jobs.enqueue(TASK_JOB, key, started_is_stale=lease_is_free)[1]
 
 
-def next_slot(interval: int, now: float | None = None) -> int:
-    return math.floor((time.time() if now is None else now) / interval) + 1
-
-
-def ensure_schedules(now: float | None = None) -> list[str]:
-    """Schedule the next slot of every periodic task; return the new job ids."""
-    created = []
-    for task in periodic_tasks():
-        slot = next_slot(task.interval, now)
-        when = datetime.fromtimestamp(slot * task.interval, UTC)
-        job_id, new = jobs.enqueue(TICK_JOB, task.key, slot, at=when)
-        if new:
-            created.append(job_id)
-    return created
-
-
-def tick(key: str, slot: int) -> str:
-    """A slot of ``key`` fired: schedule the next slots, then queue the run."""
-    # Chain the next slots first, so a failure below never breaks the schedule.
-    ensure_schedules()
-    if task_by_key(key) is None:
-        return f"{key}: no longer configured"
-    queued = run_task_now(key)
-    return f"{key}: run queued" if queued else f"{key}: a run is already queued"
-
-
-# One periodic task, whether its schedule fired or staff asked for it now: one
-# id for both, so "run now" never doubles a run already queued.
+# One periodic task, whether the dispatcher found it due or staff asked for it
+# now: one id for both, so "run now" never doubles a run already queued.
 TASK_JOB = jobs.JobKind("task", run_task, "task-{0}", "periodic task {0}", queue=jobs.PERIODIC)
-# A schedule slot firing: re-arm the schedule, queue the task.
-TICK_JOB = jobs.JobKind(
-    "tick", tick, "tick-{0}-{1}", "schedule slot {1} of {0}", queue=jobs.PERIODIC, timeout=60
-)
