@@ -11,20 +11,21 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .rq_workers import build_worker, start_in_process_worker
+from .rq_workers import CrosswalkWorker, ForkingWorker, build_worker, start_in_process_worker
 
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Work the queue until it is empty, then stop.")
+@click.option("--fork", is_flag=True, help="A forked process per job (isolation over speed).")
 @with_appcontext
-def worker(burst: bool) -> None:
+def worker(burst: bool, fork: bool) -> None:
     """Run a worker on REDIS_URL: it works the queues and, unless --burst,
     dispatches the work the database says is due (any number may run)."""
     if current_app.task_queue.in_process:
         raise click.ClickException(
             "crosswalk worker needs REDIS_URL; without it the web process runs its own worker"
         )
-    rq_worker = build_worker(current_app)
+    rq_worker = build_worker(current_app, ForkingWorker if fork else CrosswalkWorker)
     if not burst:
         rq_worker.dispatch_if_due()  # at once: the first polls need not wait a tick
     rq_worker.work(burst=burst)

@@ -1,9 +1,9 @@
 """RQ worker classes: the worker process and the in-process worker thread.
 
-``crosswalk worker`` runs a forking RQ ``Worker``; without ``REDIS_URL`` the
-web process runs a ``SimpleWorker`` in a thread against fakeredis (RQ installs
-signal handlers, which threads cannot do, so the thread variant switches them
-off).
+``crosswalk worker`` runs jobs in its own process (``CrosswalkWorker``, or a
+forked work horse per job with ``--fork``); without ``REDIS_URL`` the web
+process runs a worker in a thread against fakeredis (RQ installs signal
+handlers, which threads cannot do, so the thread variant switches them off).
 
 Every long-running worker ticks the dispatcher (``engine.dispatch``) between
 jobs, every ``CROSSWALK_DISPATCH_INTERVAL`` seconds: RQ calls ``heartbeat``
@@ -86,8 +86,19 @@ class CrosswalkMixin:
         return f"{socket.gethostname()}:{self.parent_pid}:{self.name}"
 
 
-class CrosswalkWorker(CrosswalkMixin, Worker):
-    pass
+class CrosswalkWorker(CrosswalkMixin, SimpleWorker):
+    """``crosswalk worker``: runs each job in this process, no fork per job.
+
+    A fork, a fresh database connection and fresh vendor sessions cost more
+    CPU than most jobs; the isolation a forked work horse gives is not what
+    keeps work safe here — the database leases are (a killed worker's leases
+    run out and the dispatcher queues the work again). The job timeout is
+    RQ's SIGALRM death penalty: this worker runs in the main thread."""
+
+
+class ForkingWorker(CrosswalkMixin, Worker):
+    """``crosswalk worker --fork``: a forked work horse per job (RQ's default),
+    for an agency that prefers process isolation to throughput."""
 
 
 class ThreadWorker(CrosswalkMixin, SimpleWorker):

@@ -15,7 +15,7 @@ from webapp.extensions import db
 from webapp.models import SyncLink, SyncState, utcnow
 from webapp.sync import crm_poll, dispatcher, ingest, push_job, remote_poll
 from webapp.sync.configure import apply_config
-from workers.rq_workers import CrosswalkWorker, build_worker
+from workers.rq_workers import ForkingWorker, build_worker
 
 
 def ingest_only(app) -> list[int]:
@@ -111,7 +111,7 @@ def test_worker_killed_between_create_and_storing_the_id(app, sim, tmp_path, mon
     with app.app_context():
         [link_id] = ingest_only(app)
         push_job.enqueue_push(link_id)
-        worker = build_worker(app, CrosswalkWorker)
+        worker = build_worker(app, ForkingWorker)  # os._exit must end the horse, not pytest
         worker.work(burst=True, logging_level="WARNING")
         db.session.expire_all()
         assert marker.exists()
