@@ -47,7 +47,7 @@ def test_a_lease_left_by_a_killed_job_is_free_once_it_runs_out(app, crm, remote)
 def test_the_lease_is_renewed_while_the_job_works(app, crm):
     _, link_id = routed(crm)
     lifecycle.claim(link_id, "me", 0.3)
-    with leases.Keeper(push_job.link_lease_renewer(link_id, "me", 0.3), 0.3, "test"):
+    with leases.Keeper(lifecycle.lease_renewer(link_id, "me", 0.3), 0.3, "test"):
         time.sleep(0.5)  # longer than the lease: the keeper renews it
         db.session.expire_all()
         assert fresh_link(link_id).lease_until > utcnow()

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -24,37 +25,70 @@ from ..models import Lease, utcnow
 log = logging.getLogger(__name__)
 
 
-def take(name: str, owner: str, seconds: float) -> bool:
-    """The lease ``name`` for ``seconds`` if it is free, run out, or ours; commit."""
+def take_row(
+    model: Any, key: Any, owner_attr: str, until_attr: str, owner: str, seconds: float
+) -> bool:
+    """Set ``owner`` and an end ``seconds`` away on the row of ``model`` that
+    ``key`` selects, if its lease is free, run out, or ours; commit. One
+    conditional UPDATE: atomic on both databases, so two processes never both
+    hold it. (Named leases and sync links share this.)"""
     now = utcnow()
-    if db.session.get(Lease, name) is None:
-        db.session.add(Lease(name=name))
-        try:
-            db.session.commit()
-        except IntegrityError:  # another process made it at the same moment
-            db.session.rollback()
+    owner_column, until_column = getattr(model, owner_attr), getattr(model, until_attr)
     taken = db.session.execute(
-        db.update(Lease)
+        db.update(model)
         .where(
-            Lease.name == name,
-            (Lease.until.is_(None)) | (Lease.until < now) | (Lease.owner == owner),
+            key,
+            until_column.is_(None) | (until_column < now) | (owner_column == owner),
         )
-        .values(owner=owner, until=now + timedelta(seconds=seconds))
+        .values({owner_attr: owner, until_attr: now + timedelta(seconds=seconds)})
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
     return taken.rowcount == 1
 
 
-def release(name: str, owner: str) -> None:
-    """Give the lease back (only ours); commit."""
+def release_row(model: Any, key: Any, owner_attr: str, until_attr: str, owner: str) -> None:
+    """Give the row's lease back (only ours); commit."""
     db.session.execute(
-        db.update(Lease)
-        .where(Lease.name == name, Lease.owner == owner)
-        .values(owner=None, until=None)
+        db.update(model)
+        .where(key, getattr(model, owner_attr) == owner)
+        .values({owner_attr: None, until_attr: None})
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+def row_renewer(
+    model: Any, key: Any, owner_attr: str, until_attr: str, owner: str, seconds: float
+) -> Callable[[], None]:
+    """A ``Keeper`` callback moving the row's lease end on, on its own connection
+    (the keeper's thread must not share the job's session)."""
+    engine = db.engine
+
+    def renew() -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                db.update(model)
+                .where(key, getattr(model, owner_attr) == owner)
+                .values({until_attr: utcnow() + timedelta(seconds=seconds)})
+            )
+
+    return renew
+
+
+def take(name: str, owner: str, seconds: float) -> bool:
+    """The lease ``name`` for ``seconds`` if it is free, run out, or ours; commit."""
+    if db.session.get(Lease, name) is None:
+        db.session.add(Lease(name=name))
+        try:
+            db.session.commit()
+        except IntegrityError:  # another process made it at the same moment
+            db.session.rollback()
+    return take_row(Lease, Lease.name == name, "owner", "until", owner, seconds)
+
+
+def release(name: str, owner: str) -> None:
+    release_row(Lease, Lease.name == name, "owner", "until", owner)
 
 
 def is_free(name: str, now: datetime | None = None) -> bool:
@@ -95,15 +129,5 @@ class Keeper:
 
 
 def renewer(name: str, owner: str, seconds: float) -> Callable[[], None]:
-    """A ``Keeper`` callback renewing the named lease, on its own connection."""
-    engine = db.engine
-
-    def renew() -> None:
-        with engine.begin() as connection:
-            connection.execute(
-                db.update(Lease)
-                .where(Lease.name == name, Lease.owner == owner)
-                .values(until=utcnow() + timedelta(seconds=seconds))
-            )
-
-    return renew
+    """A ``Keeper`` callback renewing the named lease."""
+    return row_renewer(Lease, Lease.name == name, "owner", "until", owner, seconds)

@@ -35,13 +35,13 @@ up by external id; see :func:`in_doubt`).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ..extensions import db
 from ..models import Category, Comment, Issue, SyncLink, SyncState, utcnow
-from . import events
+from . import events, leases
 
 PENDING = SyncState.PENDING
 ACKNOWLEDGED = SyncState.ACKNOWLEDGED
@@ -220,34 +220,23 @@ def settle_due(link: SyncLink, close_remote_on_crm_close: bool) -> None:
 def claim(link_id: int, owner: str, seconds: float) -> bool:
     """Take the link's lease for ``seconds`` if it is free (or ours); commit.
 
-    One conditional UPDATE: atomic on SQLite and on PostgreSQL alike, so two
-    jobs for the same link never work on it at once, and a lease left by a
-    killed job is free once it runs out."""
-    now = utcnow()
-    taken = db.session.execute(
-        db.update(SyncLink)
-        .where(
-            SyncLink.id == link_id,
-            (SyncLink.lease_until.is_(None))
-            | (SyncLink.lease_until < now)
-            | (SyncLink.lease_owner == owner),
-        )
-        .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
-        .execution_options(synchronize_session=False)
+    Two jobs for the same link never work on it at once, and a lease left by
+    a killed job is free once it runs out."""
+    return leases.take_row(
+        SyncLink, SyncLink.id == link_id, "lease_owner", "lease_until", owner, seconds
     )
-    db.session.commit()
-    return taken.rowcount == 1
 
 
 def release(link_id: int, owner: str) -> None:
     """Give the lease back (only ours); commit."""
-    db.session.execute(
-        db.update(SyncLink)
-        .where(SyncLink.id == link_id, SyncLink.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
-        .execution_options(synchronize_session=False)
+    leases.release_row(SyncLink, SyncLink.id == link_id, "lease_owner", "lease_until", owner)
+
+
+def lease_renewer(link_id: int, owner: str, seconds: float) -> Callable[[], None]:
+    """A ``leases.Keeper`` callback renewing the link's lease."""
+    return leases.row_renewer(
+        SyncLink, SyncLink.id == link_id, "lease_owner", "lease_until", owner, seconds
     )
-    db.session.commit()
 
 
 def record_owed(link_ids: list[int]) -> None:

@@ -21,7 +21,6 @@ import math
 import os
 import socket
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,21 +39,6 @@ log = logging.getLogger(__name__)
 def lease_owner() -> str:
     """Who holds a lease: this process, and this job within it."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def link_lease_renewer(link_id: int, owner: str, seconds: float) -> Callable[[], None]:
-    """A ``leases.Keeper`` callback renewing a link's lease, on its own connection."""
-    engine = db.engine
-
-    def renew() -> None:
-        with engine.begin() as connection:
-            connection.execute(
-                db.update(SyncLink)
-                .where(SyncLink.id == link_id, SyncLink.lease_owner == owner)
-                .values(lease_until=utcnow() + timedelta(seconds=seconds))
-            )
-
-    return renew
 
 
 @dataclass
@@ -169,7 +153,7 @@ def run_push(link_id: int) -> str:
         link = db.session.get(SyncLink, link_id)
         if link.due_at is not None and link.due_at > utcnow():
             return f"not due until {link.due_at:%H:%M:%S} (backing off)"
-        with leases.Keeper(link_lease_renewer(link_id, owner, seconds), seconds, str(link_id)):
+        with leases.Keeper(lifecycle.lease_renewer(link_id, owner, seconds), seconds, str(link_id)):
             try:
                 link = push_link(link_id)
             except CreateSettling as wait:
