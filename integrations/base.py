@@ -145,6 +145,28 @@ class RemoteRequest:
 
 
 @dataclass(frozen=True)
+class Photo:
+    """A photo downloaded from the CRM, to upload where a vendor takes files."""
+
+    content: bytes
+    content_type: str  # image/jpeg, image/png, ...
+    filename: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """One preflight check against a live server (``crosswalk check``): what was
+    tried, whether it worked, the vendor's words, and the setting to change
+    when it did not. Preflight checks only read: they never write to a vendor."""
+
+    system: str  # "public-works (OpenGov EAM)", "SeeClickFix", "ArcGIS"
+    name: str  # "request class cgRequestsClass", "filter column RQ_EXTERNAL_ID"
+    ok: bool
+    detail: str  # the vendor's words, or what was found
+    setting: str | None = None  # e.g. "integrations[public-works].external_id_field"
+
+
+@dataclass(frozen=True)
 class Credentials:
     username: str | None
     password: str | None
@@ -290,6 +312,21 @@ class Connector(ABC):
     def fetch_categories(self) -> list[RemoteCategory]:
         """Every request category the remote system offers (all pages)."""
         raise NotSupportedError(f"{self.label} integrations do not sync categories")
+
+    # Whether the photo goes in a call of its own after the create (the photo
+    # leg, retried on its own), rather than as a link in the create itself.
+    uploads_photos: ClassVar[bool] = False
+
+    def attach_photo(self, remote_id: str, photo: Photo) -> None:
+        """Upload the resident's photo to the remote request (``uploads_photos``)."""
+        raise NotSupportedError(f"{self.label} integrations do not take photo uploads")
+
+    def preflight(self) -> list[Check]:
+        """Read-only checks of every configured name against the live server:
+        authentication, one record of each configured class or module read
+        with each configured field and filter column, the category source.
+        Never writes. Each kind implements its own."""
+        raise NotSupportedError(f"{self.label} integrations have no preflight yet")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most connectors hold nothing
         """Release sessions (sign out where the vendor has sessions)."""

@@ -58,6 +58,10 @@ class Agency(db.Model):
     crm: Mapped[dict[str, Any]] = mapped_column(JSON)
     geocoder: Mapped[dict[str, Any]] = mapped_column(JSON)
     config_source: Mapped[str | None] = mapped_column(String(1000))
+    # The CRM's id of the user Crosswalk acts as (learnt from the replies to
+    # its own comments): how its own comments are known when they come back,
+    # whatever display name the CRM shows.
+    crm_commenter_id: Mapped[int | None]
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -187,6 +191,10 @@ class SyncLink(db.Model):
     remote_close_intended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Seen closed by the remote poll, or closed by Crosswalk (close_remote_on_crm_close).
     remote_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The resident's photo, uploaded after the create where the vendor takes
+    # files (Lucity media): a leg of its own, retried on its own.
+    photo_intended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    photo_attached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Reopened in the CRM after closing: the remote request is still closed, so
     # the next close must be a new one (the remote seen open again first).
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -217,11 +225,16 @@ class Comment(db.Model):
     __table_args__ = (
         UniqueConstraint("crm_comment_id"),
         UniqueConstraint("issue_id", "remote_key", name="uq_comment_issue_remote_key"),
+        UniqueConstraint("issue_id", "crm_key", name="uq_comment_issue_crm_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"), index=True)
     crm_comment_id: Mapped[int | None]
+    # A CRM comment's identity within its issue: its id when the CRM sends one,
+    # else a digest of when, who and what (SeeClickFix's documented comment
+    # objects carry no id). Also the marker key of the note sent to the remote.
+    crm_key: Mapped[str | None] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(20), default="crm")  # crm | remote | crosswalk
     # Identity of a comment imported from the remote system (never import twice).
     remote_key: Mapped[str | None] = mapped_column(String(200))
