@@ -23,6 +23,7 @@ from integrations.base import (
     Connector,
     NoteOut,
     OutboundRequest,
+    Photo,
     RemoteCategory,
     RemoteComment,
     RemoteRecord,
@@ -97,6 +98,7 @@ class FakeRemote(Faults):
     notes: dict[str, list[NoteOut]] = field(default_factory=dict)
     categories: list[RemoteCategory] = field(default_factory=list)
     closing_messages: dict[str, str] = field(default_factory=dict)
+    photos: dict[str, list[Photo]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         Faults.__init__(self)
@@ -214,6 +216,10 @@ class FakeConnector(Connector):
     def fetch_categories(self) -> list[RemoteCategory]:
         self.remote.called("fetch_categories")
         return list(self.remote.categories)
+
+    def attach_photo(self, remote_id: str, photo: Photo) -> None:
+        self.remote.called("attach_photo", remote_id, photo)
+        self.remote.photos.setdefault(remote_id, []).append(photo)
 
 
 # ------------------------------------------------------------------------ CRM

@@ -165,7 +165,7 @@ def retry(link_id: int) -> RetryOutcome:
         raise LinkNotFoundError(f"sync link {link_id} does not exist")
     reset = lifecycle.request_retry(link)
     close_remote = vendors.settings_of(link.integration).close_remote_on_crm_close
-    owes = lifecycle.owes_work(link, close_remote)
+    owes = lifecycle.owes_work(link, close_remote, vendors.uploads_photos(link.integration))
     if owes:
         link.due_at = utcnow()
     db.session.commit()

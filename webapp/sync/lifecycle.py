@@ -166,7 +166,10 @@ CREATE_REMOTE = Leg("create the remote request", "remote_create_intended_at", "r
 ACKNOWLEDGE_CRM = Leg("acknowledge the CRM issue", "crm_ack_intended_at", "crm_acknowledged_at")
 CLOSE_CRM = Leg("close the CRM issue", "crm_close_intended_at", "crm_closed_at")
 CLOSE_REMOTE = Leg("close the remote request", "remote_close_intended_at", "remote_closed_at")
-LEGS = (CREATE_REMOTE, ACKNOWLEDGE_CRM, CLOSE_CRM, CLOSE_REMOTE)
+# The resident's photo, where the vendor takes it as an upload after the
+# create (Connector.uploads_photos): retried on its own, never redoing the create.
+ATTACH_PHOTO = Leg("attach the photo", "photo_intended_at", "photo_attached_at")
+LEGS = (CREATE_REMOTE, ACKNOWLEDGE_CRM, CLOSE_CRM, CLOSE_REMOTE, ATTACH_PHOTO)
 
 
 def is_done(link: SyncLink, leg: Leg) -> bool:
@@ -203,18 +206,38 @@ def owe(link: SyncLink) -> None:
         link.due_at = utcnow()
 
 
-def owes_work(link: SyncLink, close_remote_on_crm_close: bool) -> bool:
+def owes_work(
+    link: SyncLink, close_remote_on_crm_close: bool, uploads_photos: bool = False
+) -> bool:
     """Whether a push has anything left to do for the link."""
     if link.state in (PENDING, FAILED):
         return link.state == PENDING
     if link.state != ACKNOWLEDGED:
         return False
-    return has_unsent_notes(link) or owes_remote_close(link, link.issue, close_remote_on_crm_close)
+    return (
+        has_unsent_notes(link)
+        or owes_remote_close(link, link.issue, close_remote_on_crm_close)
+        or owes_photo(link, link.issue, uploads_photos)
+    )
 
 
-def settle_due(link: SyncLink, close_remote_on_crm_close: bool) -> None:
+def owes_photo(link: SyncLink, issue: Issue, uploads_photos: bool) -> bool:
+    """The vendor takes photos as uploads, the resident sent one, and it is
+    not attached yet (a photo that could not be used counts as done)."""
+    return (
+        uploads_photos
+        and issue.image_url is not None
+        and link.remote_id is not None
+        and link.photo_attached_at is None
+    )
+
+
+def settle_due(
+    link: SyncLink, close_remote_on_crm_close: bool, uploads_photos: bool = False
+) -> None:
     """After a push: due again now if work arrived meanwhile, else nothing owed."""
-    link.due_at = utcnow() if owes_work(link, close_remote_on_crm_close) else None
+    owed = owes_work(link, close_remote_on_crm_close, uploads_photos)
+    link.due_at = utcnow() if owed else None
 
 
 def claim(link_id: int, owner: str, seconds: float) -> bool:

@@ -17,6 +17,8 @@ from flask import current_app
 
 from geo.geocode import ReverseGeocoder
 from integrations.base import Connector, NoteOut, RemoteRecord
+from integrations.errors import PermanentError
+from integrations.photos import download_photo
 from integrations.seeclickfix import SeeClickFixClient
 from integrations.settings import IntegrationSettings
 
@@ -100,6 +102,7 @@ def push_link(link_id: int) -> SyncLink:
             link.last_synced_at = utcnow()
             db.session.commit()
         push_notes(ctx)
+        attach_photo(ctx)
         close_remote(ctx)
     finally:
         ctx.close()
@@ -229,6 +232,33 @@ def push_notes(ctx: PushContext) -> int:
     ctx.record("comments_sent", f"{len(notes)} comment(s) added to the remote request")
     db.session.commit()
     return len(notes)
+
+
+def attach_photo(ctx: PushContext) -> bool:
+    """The photo leg, where the vendor takes the photo as an upload after the
+    create (Lucity's media endpoint): downloaded from the CRM (bounded),
+    uploaded, retried on its own if it fails — never redoing the create. A
+    photo that cannot be used (not an image, too large, gone) is noted on the
+    timeline and the leg is done: a photo never fails a request."""
+    link, issue = ctx.link, ctx.issue
+    if not lifecycle.owes_photo(link, issue, vendors.uploads_photos(ctx.integration)):
+        return False
+    lifecycle.intend(link, lifecycle.ATTACH_PHOTO)
+    try:
+        timeout = current_app.config["CROSSWALK_HTTP_TIMEOUT"]
+        photo = download_photo(issue.image_url, timeout=timeout)
+    except PermanentError as exc:
+        lifecycle.mark_done(link, lifecycle.ATTACH_PHOTO)
+        detail = f"the resident's photo could not be used: {exc}"
+        ctx.record("photo_not_sent", detail, level="warning")
+        db.session.commit()
+        return False
+    ctx.connector.attach_photo(link.remote_id, photo)
+    lifecycle.mark_done(link, lifecycle.ATTACH_PHOTO)
+    link.last_synced_at = utcnow()
+    ctx.record("photo_attached", f"{photo.filename} ({len(photo.content)} bytes)")
+    db.session.commit()
+    return True
 
 
 def close_remote(ctx: PushContext) -> bool:

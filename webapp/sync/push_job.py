@@ -104,6 +104,8 @@ def _acknowledged_link_failed(link: SyncLink, delay: float | None) -> Failure:
     retry interval once the intervals are used up, since it is still owed."""
     if lifecycle.in_doubt(link, lifecycle.CLOSE_REMOTE):
         kind, what = "remote_close_failed", "close the remote request"
+    elif lifecycle.in_doubt(link, lifecycle.ATTACH_PHOTO):
+        kind, what = "photo_failed", "attach the photo"
     else:
         kind, what = "comments_failed", "send comments to the remote request"
     final = delay is None
@@ -172,7 +174,11 @@ def run_push(link_id: int) -> str:
 
 def _succeeded(link: SyncLink) -> None:
     link.failures_in_row = 0
-    lifecycle.settle_due(link, vendors.settings_of(link.integration).close_remote_on_crm_close)
+    lifecycle.settle_due(
+        link,
+        vendors.settings_of(link.integration).close_remote_on_crm_close,
+        vendors.uploads_photos(link.integration),
+    )
     db.session.commit()
 
 

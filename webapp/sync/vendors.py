@@ -89,6 +89,11 @@ def geocoder(agency_row: Agency | None = None) -> ReverseGeocoder | None:
     return ReverseGeocoder(settings.url, token=token, timeout=settings.timeout)
 
 
+def uploads_photos(integration: Integration) -> bool:
+    """Whether the integration's kind takes the photo as an upload of its own."""
+    return connector_class(integration.kind).uploads_photos
+
+
 def connector(integration: Integration, settings: IntegrationSettings | None = None) -> Connector:
     cls = connector_class(integration.kind)
     return cls(settings or settings_of(integration), environ=_environ())
