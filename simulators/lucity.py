@@ -1,4 +1,4 @@
-"""CentralSquare EAM (Lucity) simulator, per vendor-apis.md §3 and the vendor guide.
+"""CentralSquare EAM (Lucity) simulator, per vendor-apis.md §3 and §6 and the vendor guide.
 
 Two APIs on one server, plus the shared ``/_sim/`` control plane.
 
@@ -17,26 +17,34 @@ Internal REST API, ``/LucityWebAPI`` (HTTP Basic)::
     POST /Work/Requests.svc/?format=json[&COORDSYS=..]
     GET  /Work/Requests.svc/{AutoNumber}?format=json
     PUT  /Work/Requests.svc/{AutoNumber}?format=json[&NULLWRITES=TRUE][&COORDSYS=..]
-    GET|POST /Work/Requests.svc/{AutoNumber}/Comments?format=json   (list: FILTER/TAKE/SKIP)
-    GET|POST /Work/Requests.svc/{AutoNumber}/Documents?format=json
-    GET  /Work/ProblemCodes.svc/?format=json (and $count)
-    the same six for /Work/WorkOrders.svc/
+    GET|POST /Work/Requests.svc/{AutoNumber}/Comments?format=json   (list: FILTER/ORDERBY/TAKE/SKIP)
+    GET  /Work/Requests.svc/{AutoNumber}/Documents?format=json      (list, read only)
+    the same for /Work/WorkOrders.svc/
 
-Documented facts: the paths above that vendor-apis.md names, ``format=json``
-(default XML), JSON bodies with ``Content-Type: application/json``, FILTER /
-ORDERBY / TAKE (default 10, admin max 50) / SKIP (a multiple of TAKE, else
-400), ``$count``, ``COORDSYS``, ``NULLWRITES=TRUE``, the citizen field names,
-``RequestNumber``/``AutoNumber``, the request status codes, ``Comment`` /
-``RecordedBy`` / Publicly Available, Document Links.
+Documented facts (vendor-apis.md §6, the Lucity REST help, the citizen
+sample): the citizen paths above, the problem codes for 311 only through the
+lookup ``[{"CodeValue", "TypeValue"}]`` (no ``Work/ProblemCodes.svc``: no
+public source shows one), the photo upload as multipart ``FileToUpload``,
+``format=json`` (default XML), JSON bodies with ``Content-Type:
+application/json``, FILTER naming the table (``WKREQ WHERE RQ_STAT_CD <
+950``), ORDERBY a property or field name with ASC/DESC (``StatusCode DESC``)
+and, without it, **AutoNumber descending**, TAKE (default 10, admin max 50),
+SKIP (a multiple of TAKE, else 400), ``$count``, ``COORDSYS``,
+``NULLWRITES=TRUE``, the citizen field names, ``RequestNumber``/``AutoNumber``,
+the request status codes, the public SQL columns ``RQ_ID``, ``RQ_NUMBER``,
+``RQ_STAT_CD``, ``RQ_STAT_TY``, ``WKORDER.WO_ID``; ``Comment`` / ``RecordedBy``
+and "Publicly Available" from the vendor guide.
 
 Choices where the public material is silent (clients must not rely on them,
 and keep every path and field name configurable):
 
 * Paths of the internal API: ``/LucityWebAPI`` alias, ``Work/Requests.svc``,
-  ``Work/WorkOrders.svc``, ``Work/ProblemCodes.svc``, children ``/Comments``
-  and ``/Documents``; the uploaded-file URL ``/LucityCitizenRestAPI/media/{id}/{name}``.
+  ``Work/WorkOrders.svc``, children ``/Comments`` and ``/Documents`` (the
+  latter only listed: staff add documents through ``/_sim/``, citizens through
+  the media endpoint); the uploaded-file URL ``/LucityCitizenRestAPI/media/{id}/{name}``.
 * Query-parameter names and ``format``/``NULLWRITES``/``COORDSYS`` values are
-  case-insensitive. ``FILTERID`` (saved filters) answers 400.
+  case-insensitive. ``FILTERID`` (saved filters) answers 400. The citizen
+  lookups are not paged (the sample reads them in one call).
 * Lists are bare JSON arrays; ``$count`` is a bare integer; creates answer
   200 with the whole record; errors are ``{"Message", "ExceptionMessage"}``
   (ASP.NET Web API style), 401 with ``WWW-Authenticate: Basic``; a POST/PUT
@@ -49,9 +57,10 @@ and keep every path and field name configurable):
   ``Comments`` holds the description; custom fields are ``User1``..``User20``,
   ``User1Code``..``User20Code``, ``WorkOrderUser1``..``WorkOrderUser20`` plus the
   configured ``custom_fields``, and appear in a record once set. ``User20`` is
-  the external reference (the SeeClickFix id), FILTER column ``RQ_EXTERNAL_ID``.
-  Unknown fields are refused (400); read-only ones (``AutoNumber``,
-  ``StatusDescription``...) are ignored so a GET-modify-PUT works.
+  the external reference (the SeeClickFix id), FILTER column ``RQ_EXTERNAL_ID``;
+  the entry date is ``RQ_ENTRY_DT``; the "Publicly Available" property is
+  ``PubliclyAvailable``. Unknown fields are refused (400); read-only ones
+  (``AutoNumber``, ``StatusDescription``...) are ignored so a GET-modify-PUT works.
 * X/Y are stored as given; the coordinate system they came in (``LOCAL``
   unless ``COORDSYS`` said otherwise) is kept out of the wire record and shown
   in ``/_sim/state`` (``_meta.CoordinateSystem``). ``LATLONG`` means X is the
@@ -71,6 +80,7 @@ Control plane (besides the shared reset/state/faults/latency/requests)::
     POST /_sim/requests {...fields, "COORDSYS"?, "minutes_ago"?}      staff-entered request
     POST /_sim/requests/{AutoNumber} {"StatusCode": 999, ...}         staff edit (nulls write)
     POST /_sim/requests/{AutoNumber}/comments|documents               staff-added child
+    GET  /_sim/requests/{AutoNumber}/uploads                          files uploaded (base64)
     POST /_sim/requests/{AutoNumber}/work_order                       convert to a work order
     POST /_sim/work_orders, /_sim/work_orders/{AutoNumber}[/comments|/documents]
 """
@@ -117,7 +127,6 @@ CITIZEN_PREFIX = "/LucityCitizenRestAPI"
 API_PREFIX = "/LucityWebAPI"
 WORK_REQUESTS_PATH = "/Work/Requests.svc"
 WORK_ORDERS_PATH = "/Work/WorkOrders.svc"
-PROBLEM_CODES_PATH = "/Work/ProblemCodes.svc"
 COMMENTS_CHILD = "Comments"
 DOCUMENTS_CHILD = "Documents"
 MEDIA_PATH = "/media"  # where uploaded files are served (simulator's choice)
@@ -131,7 +140,6 @@ XML_ITEM_NAMES = {
     WORK_ORDER: "WorkOrder",
     COMMENTS: "Comment",
     DOCUMENTS: "Document",
-    "problem_code": "ProblemCode",
 }
 
 
@@ -339,12 +347,6 @@ def _api_blueprint(state: LucityState, prefix: str) -> Blueprint:
         def list_documents(auto_number: int) -> Response:
             return listing(kind, DOCUMENTS, auto_number)
 
-        def add_document(auto_number: int) -> Response:
-            document = state.add_document(
-                kind, auto_number, _json_body(), recorded_by=recorded_by()
-            )
-            return _render(document, XML_ITEM_NAMES[DOCUMENTS])
-
         add(f"{path}/", list_records, ["GET"])
         add(f"{path}/", create_record, ["POST"])
         add(f"{path}/$count", count_records, ["GET"])
@@ -353,19 +355,9 @@ def _api_blueprint(state: LucityState, prefix: str) -> Blueprint:
         add(f"{path}/<int:auto_number>/{COMMENTS_CHILD}", list_comments, ["GET"])
         add(f"{path}/<int:auto_number>/{COMMENTS_CHILD}", add_comment, ["POST"])
         add(f"{path}/<int:auto_number>/{DOCUMENTS_CHILD}", list_documents, ["GET"])
-        add(f"{path}/<int:auto_number>/{DOCUMENTS_CHILD}", add_document, ["POST"])
 
     register(REQUEST, WORK_REQUESTS_PATH)
     register(WORK_ORDER, WORK_ORDERS_PATH)
-
-    def list_problem_codes() -> Response:
-        return listing("problem_code")
-
-    def count_problem_codes() -> Response:
-        return count("problem_code")
-
-    add(f"{PROBLEM_CODES_PATH}/", list_problem_codes, ["GET"])
-    add(f"{PROBLEM_CODES_PATH}/$count", count_problem_codes, ["GET"])
     return bp
 
 
@@ -395,7 +387,8 @@ def _citizen_blueprint(state: LucityState, prefix: str) -> Blueprint:
         if upload is None or not upload.filename:
             raise invalid(f"No file was sent in the multipart field {UPLOAD_FIELD}.")
         data = upload.read()
-        stored = StoredFile(upload.filename, upload.mimetype or "application/octet-stream", data)
+        content_type = upload.mimetype or "application/octet-stream"
+        stored = StoredFile(upload.filename, content_type, data, UPLOAD_FIELD)
         base = request.host_url.rstrip("/") + prefix + MEDIA_PATH
         document = state.add_document(
             REQUEST,
@@ -490,6 +483,10 @@ def _control_blueprint(state: LucityState) -> Blueprint:
             functools.partial(staff_document, kind),
             methods=["POST"],
         )
+
+    @bp.get("/requests/<int:auto_number>/uploads")
+    def uploads(auto_number: int) -> Response:
+        return jsonify(state.uploads(REQUEST, auto_number))
 
     @bp.post("/requests/<int:auto_number>/work_order")
     def convert(auto_number: int) -> tuple[Response, int]:

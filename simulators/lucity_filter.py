@@ -16,8 +16,8 @@ Grammar (keywords and column names case-insensitive)::
 
 * ``TABLE`` (``WKREQ`` in ``WKREQ WHERE RQ_STAT_CD < 950``) is optional; when
   given it must name the table being listed.
-* ``COLUMN`` is a database column name (``RQ_NUM``), optionally in brackets
-  (``[RQ_NUM]``); the table's column map turns it into the JSON property.
+* ``COLUMN`` is a database column name (``RQ_NUMBER``), optionally in brackets
+  (``[RQ_NUMBER]``); the table's column map turns it into the JSON property.
 * ``STRING`` is single-quoted, ``''`` stands for one quote (``'O''Brien'``);
   an ``N`` prefix (``N'...'``) is accepted. ``NUMBER`` is ``-12``, ``3.5``.
   There is no ``NULL`` literal: ``= NULL`` is an error, write ``IS NULL``.

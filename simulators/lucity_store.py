@@ -10,6 +10,7 @@ the whole wire vocabulary lives in one place; see :mod:`simulators.lucity`.
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -152,6 +153,8 @@ DOCUMENT_FIELDS = (
     "RecordedBy",
     "RecordedDate",
 )
+# The simulator's own model of a problem code (staff screens, ``/_sim/``); on the
+# wire only the citizen lookup shows codes, as ``CodeValue``/``TypeValue``.
 PROBLEM_CODE_FIELDS = ("Code", "Description", "CategoryCode", "Inactive")
 COORDINATE_FIELDS = frozenset({"XCoordinate", "YCoordinate"})
 _REQUEST_USER_RE = re.compile(r"(?:WorkOrder)?User([1-9]\d?)(?:Code)?")
@@ -171,7 +174,7 @@ REQUEST_TABLE = Table(
     "WKREQ",
     (
         Column("RQ_ID", "AutoNumber", NUMBER),
-        Column("RQ_NUM", "RequestNumber"),
+        Column("RQ_NUMBER", "RequestNumber"),
         Column("RQ_STAT_CD", "StatusCode", NUMBER),
         Column("RQ_STAT_TY", "StatusDescription"),
         Column("RQ_PROB_CD", "ProblemCode"),
@@ -215,15 +218,6 @@ WORK_ORDER_TABLE = Table(
         *_user_columns("WO"),
     ),
 )
-PROBLEM_CODE_TABLE = Table(
-    "WKPROBCD",
-    (
-        Column("PC_CODE", "Code"),
-        Column("PC_DESC", "Description"),
-        Column("PC_CAT_CD", "CategoryCode"),
-        Column("PC_INACTIVE", "Inactive", BOOL),
-    ),
-)
 COMMENT_TABLE = Table(
     "WKCOMMENT",
     (
@@ -248,6 +242,9 @@ DOCUMENT_TABLE = Table(
 )
 
 REQUEST, WORK_ORDER = "request", "work_order"
+# Without ORDERBY, lists come newest first (REST help, "Query Parameters": "This
+# is the Autonumber property by default (descending order)").
+DEFAULT_ORDER = [("AutoNumber", True)]
 COMMENTS, DOCUMENTS = "comments", "documents"
 
 INVALID_REQUEST = "The request is invalid."
@@ -276,9 +273,12 @@ class LucityConfig:
 
 @dataclass
 class StoredFile:
+    """A file uploaded through the citizen media endpoint, as it arrived."""
+
     file_name: str
     content_type: str
     data: bytes
+    field: str = "FileToUpload"  # the multipart field it came in
 
 
 def _text(name: str, value: Any) -> str | None:
@@ -646,15 +646,13 @@ class LucityState(SimulatorState):
         table = self.table(kind, child)
         try:
             node = parse_filter(filter_text or "", table)
-            keys = parse_orderby(orderby, table) if orderby else [("AutoNumber", False)]
+            keys = parse_orderby(orderby, table) if orderby else DEFAULT_ORDER
         except FilterError as exc:
             raise invalid(str(exc)) from None
         with self.lock:
             if child is not None and parent is not None:
                 self._get(*parent)
                 source: Iterable[dict[str, Any]] = self.children[child].get(parent, [])
-            elif kind == "problem_code":
-                source = self.problem_codes.values()
             else:
                 source = self._records(kind).values()
             rows = [dict(r) for r in source if matches(node, r)]
@@ -666,8 +664,6 @@ class LucityState(SimulatorState):
             return COMMENT_TABLE
         if child == DOCUMENTS:
             return DOCUMENT_TABLE
-        if kind == "problem_code":
-            return PROBLEM_CODE_TABLE
         return REQUEST_TABLE if kind == REQUEST else WORK_ORDER_TABLE
 
     def track(self, email: str, request_number: str | None = None) -> list[dict[str, Any]]:
@@ -850,6 +846,28 @@ class LucityState(SimulatorState):
     def stored_file(self, document_id: int) -> StoredFile | None:
         with self.lock:
             return self.files.get(document_id)
+
+    def uploads(self, kind: str, auto_number: int) -> list[dict[str, Any]]:
+        """The files uploaded to a record, oldest first, with their bytes (base64)."""
+        with self.lock:
+            self._get(kind, auto_number)
+            documents = self.children[DOCUMENTS].get((kind, auto_number), [])
+            found = []
+            for document in documents:
+                stored = self.files.get(document["AutoNumber"])
+                if stored is None:
+                    continue  # a document link, not an upload
+                found.append(
+                    {
+                        "DocumentAutoNumber": document["AutoNumber"],
+                        "Field": stored.field,
+                        "FileName": stored.file_name,
+                        "ContentType": stored.content_type,
+                        "Size": len(stored.data),
+                        "Content": base64.b64encode(stored.data).decode("ascii"),
+                    }
+                )
+            return found
 
     @staticmethod
     def _only(values: Mapping[str, Any], fields: Sequence[str]) -> None:

@@ -1,5 +1,6 @@
 """HTTP access to Lucity: the citizen API (no auth) and the internal REST API
-(HTTP Basic), always ``format=json``, lists paged with TAKE/SKIP."""
+(HTTP Basic), always ``format=json``, lists paged with TAKE/SKIP in an
+explicit order."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 
 import requests
 
-from ..base import Credentials
+from ..base import Credentials, Photo
 from ..errors import TransientError
-from ..http import PagingLimitError, VendorHTTP, numeric_id
+from ..http import PagingLimitError, VendorHTTP, numeric_id, redact, vendor_error_text
 from .settings import LucitySettings
 
 SYSTEM = "Lucity"
@@ -18,6 +19,34 @@ SYSTEM = "Lucity"
 # 50): a server that never ends its listing fails the job with a reason in
 # seconds, instead of paging until the job's timeout kills it unexplained.
 MAX_PAGES = 1000
+# Lucity lists newest first unless told otherwise (REST help, "Query
+# Parameters": ORDERBY is "the property or field name that the data should be
+# sorted by. This is the Autonumber property by default (descending order)").
+# Paged newest first, a record added during a scan pushes every later page
+# down one row: rows repeat and the new one is never read. Oldest first, new
+# records land at the end, where the scan still reaches them.
+ORDER_OLDEST_FIRST = "AutoNumber ASC"
+# The multipart field of the citizen media endpoint (the vendor's citizen sample).
+UPLOAD_FIELD = "FileToUpload"
+
+
+# Details an ASP.NET Web API error body may add to its "Message" (the public
+# record does not show Lucity's error body; ASP.NET's is the likely shape).
+ERROR_DETAILS = ("ExceptionMessage", "MessageDetail")
+
+
+def lucity_error_text(response: requests.Response) -> str:
+    """The vendor's words: the shared reading of the body, plus the detail an
+    ASP.NET error carries ("The request is invalid." alone names no column)."""
+    text = vendor_error_text(response)
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        return text
+    if not isinstance(body, dict):
+        return text
+    details = [str(body[k]) for k in ERROR_DETAILS if body.get(k) and str(body[k]) not in text]
+    return redact("; ".join([text, *details])) if details else text
 
 
 def sql_literal(value: Any) -> str:
@@ -42,7 +71,11 @@ class LucityClient:
     ) -> None:
         self.settings = settings
         self.citizen = VendorHTTP(
-            SYSTEM, settings.endpoint, session=session, timeout=settings.timeout
+            SYSTEM,
+            settings.endpoint,
+            session=session,
+            timeout=settings.timeout,
+            error_text=lucity_error_text,
         )
         auth = (credentials.username, credentials.password or "") if credentials.username else None
         self.internal = VendorHTTP(
@@ -51,6 +84,7 @@ class LucityClient:
             auth=auth,
             session=session,
             timeout=settings.timeout,
+            error_text=lucity_error_text,
         )
 
     def path(self, name: str, auto: Any = None) -> str:
@@ -74,9 +108,7 @@ class LucityClient:
         previous: list[Any] | None = None
         for number in range(MAX_PAGES):
             skip = number * take
-            page = self.internal.get(
-                path, params=self.params(FILTER=filter_expr, TAKE=take, SKIP=skip)
-            )
+            page = self.internal.get(path, params=self.page_params(filter_expr, take, skip))
             if not isinstance(page, list):
                 raise TransientError(
                     f"{path}: expected a list, got {type(page).__name__}", system=SYSTEM
@@ -95,6 +127,43 @@ class LucityClient:
             f"{path}: still full pages after {MAX_PAGES} pages of {take}: stopped; "
             "the server does not end its listing",
             system=SYSTEM,
+        )
+
+    def page_params(self, filter_expr: str | None, take: int, skip: int) -> dict[str, Any]:
+        return self.params(FILTER=filter_expr, ORDERBY=ORDER_OLDEST_FIRST, TAKE=take, SKIP=skip)
+
+    def first_row(self, path: str, filter_expr: str | None = None) -> dict[str, Any] | None:
+        """One row (``TAKE=1``) matching ``filter_expr``, for the preflight: a
+        single read that proves the path, the table and the columns exist."""
+        page = self.internal.get(path, params=self.page_params(filter_expr, 1, 0))
+        if not isinstance(page, list):
+            raise TransientError(
+                f"{path}: expected a list, got {type(page).__name__}", system=SYSTEM
+            )
+        return self.checked(page[0], path) if page and isinstance(page[0], dict) else None
+
+    def lookup(self, path: str) -> list[dict[str, Any]]:
+        """A citizen-API lookup list (``[{"CodeValue", "TypeValue"}]``), read in one
+        call as the vendor's citizen sample reads it."""
+        rows = self.citizen.get(path, params=self.params())
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise TransientError(
+                f"{path}: expected a list of lookup rows, got {type(rows).__name__}",
+                system=SYSTEM,
+            )
+        return rows
+
+    def upload(self, path: str, photo: Photo) -> None:
+        """``photo`` as ``multipart/form-data`` in ``FileToUpload`` on the citizen API.
+
+        Any 2xx is success, whatever its body: the reply of the media endpoint is
+        not documented, and reading a non-JSON success as a failure would upload
+        the photo again on the retry."""
+        self.citizen.post(
+            path,
+            params=self.params(),
+            files={UPLOAD_FIELD: (photo.filename, photo.content, photo.content_type)},
+            expect_json=False,
         )
 
     @staticmethod

@@ -17,13 +17,16 @@ import requests
 from geo.projection import projector_for
 
 from ..base import (
+    Check,
     Connector,
     NoteOut,
     OutboundRequest,
+    Photo,
     RemoteCategory,
     RemoteComment,
     RemoteRecord,
     RemoteRequest,
+    Requester,
     create_payload,
     has_hub_marker,
     remote_id_values,
@@ -31,7 +34,9 @@ from ..base import (
     with_marker,
 )
 from ..errors import TransientError
+from ..http import VendorFormatError
 from .client import SYSTEM, LucityClient, sql_in, sql_literal
+from .preflight import Preflight
 from .settings import LucitySettings, LucityWorkOrderSettings, LucityWorkRequestSettings
 
 
@@ -161,8 +166,8 @@ class LucityConnector(Connector):
         )
 
     def created_record(self, request: OutboundRequest, send: Callable[[], Any]) -> RemoteRecord:
-        """Create with ``send`` (the reply: the new record, or not), adopt the record
-        by external id when the reply has no AutoNumber, then attach the image."""
+        """Create with ``send`` (the reply: the new record, or not), and adopt the
+        record by external id when the reply has no AutoNumber."""
 
         def sent() -> RemoteRecord | None:
             created = send()
@@ -170,28 +175,32 @@ class LucityConnector(Connector):
                 return None
             return self.to_record(created)
 
-        record = self.create_and_adopt(
+        return self.create_and_adopt(
             request.crm_issue_id,
             sent,
             reply_id="AutoNumber",
             external_field=self.settings.external_id_property,
         )
-        if request.image_url:
-            self._attach_image(record.remote_id, request.image_url, "Photo from the resident")
-        return record
 
-    def _attach_image(self, auto: str, url: str, description: str) -> None:
-        """An image becomes a Document (link) on the record."""
-        self.client.post_json(
-            self.client.internal,
-            self._path("_documents", auto),
-            {"DocumentUrl": url, "Description": description, "PubliclyAvailable": True},
-        )
+    # -- preflight ---------------------------------------------------------------
+    def preflight_runner(self) -> Preflight:
+        return Preflight(self)
+
+    def preflight(self) -> list[Check]:
+        """Read-only checks of the configured names (``preflight.py``): sign-in,
+        the module's FILTER table and columns, the external-id property, the
+        comment child path; never a write."""
+        return self.preflight_runner().run()
 
     # -- comments ----------------------------------------------------------------
     def add_comments(self, remote_id: str, notes: Sequence[NoteOut]) -> None:
-        """Each note a comment (commenter in RecordedBy), its image URL in the text
-        and as a Document link; a marker makes a retry skip ones already there."""
+        """Each note a comment (commenter in RecordedBy, as the vendor guide has
+        it), its image URL in the text; a marker makes a retry skip ones already
+        there.
+
+        The guide also lists a comment's image as a Document link, but no public
+        source shows an endpoint that takes a link (the ``Documents`` child is
+        not in the public record), so the link stays in the comment."""
         path = self._path("_comments", remote_id)
         existing = " ".join(str(c.get("Comment") or "") for c in self.client.query(path))
         for note in unwritten_notes(notes, existing):
@@ -202,11 +211,9 @@ class LucityConnector(Connector):
                 {
                     "Comment": with_marker(text, note),
                     "RecordedBy": note.author or self.settings.recorded_by_default,
-                    "PubliclyAvailable": True,
+                    self.settings.public_property: True,
                 },
             )
-            if note.image_url:
-                self._attach_image(remote_id, note.image_url, f"Image from {note.author or 'CRM'}")
 
     def fetch_comments(self, remote_ids: Sequence[str]) -> dict[str, list[RemoteComment]]:
         """Comments (and, for work requests, documents) with their Publicly Available flag.
@@ -232,7 +239,7 @@ class LucityConnector(Connector):
                     key=f"comment:{row.get('AutoNumber')}",
                     remote_id=remote_id,
                     body=text,
-                    public=bool(row.get("PubliclyAvailable")),
+                    public=bool(row.get(self.settings.public_property)),
                     author=row.get("RecordedBy"),
                     created_at=row.get("RecordedDate"),
                 )
@@ -240,6 +247,9 @@ class LucityConnector(Connector):
         return items
 
     def _documents_of(self, remote_id: str) -> list[RemoteComment]:
+        """Publicly Available documents, each a comment carrying its URL as the
+        image (``paths.request_documents``, ``DocumentUrl``, ``Description``:
+        names not in the public record, configurable where they are paths)."""
         items = []
         for row in self.client.query(self._path("_documents", remote_id)):
             url = row.get("DocumentUrl")
@@ -250,7 +260,7 @@ class LucityConnector(Connector):
                     key=f"document:{row.get('AutoNumber')}",
                     remote_id=remote_id,
                     body=str(row.get("Description") or "A photo was added.") + f" {url}",
-                    public=bool(row.get("PubliclyAvailable")),
+                    public=bool(row.get(self.settings.public_property)),
                     author=row.get("RecordedBy"),
                     image_url=url,
                 )
@@ -263,6 +273,9 @@ class LucityWorkRequestConnector(LucityConnector):
     settings_model = LucityWorkRequestSettings
     record_type = "request"
     imports_documents = True
+    # The photo goes through the citizen media endpoint after the create: the
+    # engine downloads it and calls ``attach_photo`` as a leg of its own.
+    uploads_photos = True
     settings: LucityWorkRequestSettings
 
     def is_closed(self, status: int | None) -> bool:
@@ -272,16 +285,27 @@ class LucityWorkRequestConnector(LucityConnector):
         return self.settings.closing_messages.get(str(record.status))
 
     def build_request(self, request: OutboundRequest) -> tuple[dict[str, Any], str]:
+        """The citizen create body (the sample's field names), and its COORDSYS.
+
+        No image: the photo is uploaded on its own (``attach_photo``)."""
         requester = request.requester
+        first, last = requestor_names(
+            requester,
+            # Not yet an OutboundRequest field: the engine is to pass the CRM
+            # reporter's name (issue.reporter_name) as ``reporter_name``.
+            getattr(request, "reporter_name", None),
+            default_first=self.settings.requester_first_name,
+            default_last=self.settings.requester_last_name,
+        )
         xy, coordsys = self.coordinates(request.lat, request.lng)
         mapped: dict[str, Any] = {
             "ProblemCode": request.category_remote_id,
             "CategoryCode": self.settings.category_code,
-            "RequestorName1": requester.first_name,
-            "RequestorName2": requester.last_name,
+            "RequestorName1": first,
+            "RequestorName2": last,
             "RequestorEmail": requester.email,
             "RequestorPhone": requester.phone,
-            "Comments": request.description,
+            self.settings.description_property: request.description,
             **xy,
             **_address_fields(request),
         }
@@ -296,6 +320,12 @@ class LucityWorkRequestConnector(LucityConnector):
             ),
         )
 
+    def attach_photo(self, remote_id: str, photo: Photo) -> None:
+        """The resident's photo, uploaded to the work request through the citizen
+        media endpoint (multipart, ``FileToUpload``): Lucity keeps it as a
+        Document of the request."""
+        self.client.upload(self.client.path("citizen_media", remote_id), photo)
+
     def close_request(self, remote_id: str, note: NoteOut) -> None:
         """The note as a comment (marked, so written once), then ``crm_close_status_code``
         through the internal API's record PUT, unless a crew already closed it."""
@@ -307,17 +337,20 @@ class LucityWorkRequestConnector(LucityConnector):
             )
 
     def fetch_categories(self) -> list[RemoteCategory]:
-        rows = self.client.query(self.client.path("problem_codes"))
-        return [
-            RemoteCategory(
-                key=str(row["Code"]),
-                remote_id=str(row["Code"]),
-                name=str(row.get("Description") or row["Code"]),
-                active=not row.get("Inactive"),
-            )
-            for row in rows
-            if row.get("Code") and row.get("CategoryCode") == self.settings.category_code
-        ]
+        """The problem codes the server offers residents (``311Only=true``: the
+        ones the agency associated with its 311 category code, per the guide).
+
+        The documented lookup carries only ``CodeValue`` and ``TypeValue``: no
+        inactive flag, no category code. A code staff disable or take out of
+        the 311 category leaves the list, and the engine's category sync
+        disables every category missing from it; so every category returned
+        here is active."""
+        path = self.client.path("problem_code_lookup")
+        found: dict[str, RemoteCategory] = {}
+        for row in self.client.lookup(path):
+            category = _problem_code(row, path)
+            found.setdefault(category.remote_id, category)
+        return list(found.values())
 
     def fetch_new_requests(self, since: datetime) -> list[RemoteRequest]:
         local = since.astimezone(ZoneInfo(self.settings.timezone)).strftime("%Y-%m-%dT%H:%M:%S")
@@ -337,7 +370,7 @@ class LucityWorkRequestConnector(LucityConnector):
                     lat=lat,
                     lng=lng,
                     address=street or None,
-                    description=str(raw.get("Comments") or ""),
+                    description=str(raw.get(self.settings.description_property) or ""),
                     entered_at=raw.get("EntryDate"),
                 )
             )
@@ -348,10 +381,23 @@ class LucityWorkRequestConnector(LucityConnector):
             self._path("", remote_id), {self.settings.external_id_property: str(crm_issue_id)}
         )
 
+    def preflight(self) -> list[Check]:
+        checks = super().preflight()
+        return checks + [self.preflight_runner().problem_code_lookup()]
+
 
 class LucityWorkOrderConnector(LucityConnector):
-    """Exactly: create (with images), comments out, close and status messages by
-    status code, comments in. Nothing else, by design (the vendor guide)."""
+    """Exactly: create (with the photo's link), comments out, close and status
+    messages by status code, comments in. Nothing else, by design (the vendor
+    guide).
+
+    The guide says "including image attachments", but the only documented
+    upload is the citizen API's ``Requests.svc/{AutoNumber}/media/``, for work
+    requests. The internal API's document upload is described in the REST help
+    with a URL built from a module id that no public text gives, and no public
+    source shows a ``Documents`` child on a work order. So a work order gets
+    the photo as a link in its description text, where the crew reads it, and
+    no upload leg (``uploads_photos`` stays off)."""
 
     kind = "lucity-work-orders"
     settings_model = LucityWorkOrderSettings
@@ -371,9 +417,12 @@ class LucityWorkOrderConnector(LucityConnector):
 
     def create_request(self, request: OutboundRequest) -> RemoteRecord:
         xy, coordsys = self.coordinates(request.lat, request.lng)
+        description = request.description
+        if request.image_url:
+            description = f"{description}\nPhoto: {request.image_url}".strip()
         mapped: dict[str, Any] = {
             "ProblemCode": request.category_remote_id,
-            "Description": request.description,
+            self.settings.description_property: description,
             "Address": request.reported_address,  # no secondary geocoding, by design
             **xy,
         }
@@ -384,6 +433,44 @@ class LucityWorkOrderConnector(LucityConnector):
                 self.client.internal, self._path("s"), body, COORDSYS=coordsys
             ),
         )
+
+
+def requestor_names(
+    requester: Requester,
+    reporter_name: str | None,
+    *,
+    default_first: str | None,
+    default_last: str | None,
+) -> tuple[str | None, str | None]:
+    """``RequestorName1``/``RequestorName2``: the resident's name where the CRM has it.
+
+    Names from private secondary questions come first (the engine puts them in
+    ``requester``; a part no question gave holds the configured default). When
+    neither part came from a question, the CRM reporter's own name is used,
+    split at its last space; only without one does the integration's default
+    ("SeeClickFix User") remain."""
+    first, last = requester.first_name, requester.last_name
+    from_questions = (first, last) != (default_first, default_last)
+    name = " ".join((reporter_name or "").split())
+    if from_questions or not name:
+        return first, last
+    given, _, family = name.rpartition(" ")
+    return (given, family) if given else (family, None)
+
+
+def _problem_code(row: Mapping[str, Any], path: str) -> RemoteCategory:
+    """One lookup row as a category; a row without a code is a format error,
+    not a row to skip: skipping would disable that category in the CRM."""
+    code = row.get("CodeValue")
+    if isinstance(code, bool) or not isinstance(code, str | int) or str(code).strip() == "":
+        raise VendorFormatError(
+            f"{path}: a lookup row has no CodeValue: {dict(row)!r:.120}", system=SYSTEM
+        )
+    code = str(code).strip()
+    name = row.get("TypeValue")
+    return RemoteCategory(
+        key=code, remote_id=code, name=str(name).strip() if name not in (None, "") else code
+    )
 
 
 def _address_fields(request: OutboundRequest) -> dict[str, Any]:

@@ -60,37 +60,56 @@ def _relative_path(value: str) -> str:
 
 
 RelativePath = Annotated[str, AfterValidator(_relative_path)]
+# A FILTER table or column name: written into the FILTER text as it is, so a
+# space or a quote would change the query rather than name a column.
+SqlName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+# A JSON property of a Lucity record (``User20``, ``PubliclyAvailable``).
+PropertyName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 
 
 class LucityPaths(StrictModel):
-    """Endpoint paths, relative to the endpoint; ``{auto}`` is a record's AutoNumber."""
+    """Endpoint paths, relative to the endpoint; ``{auto}`` is a record's AutoNumber.
 
+    Documented (the vendor's citizen sample and REST help): ``citizen_create``,
+    ``citizen_media`` and ``problem_code_lookup`` on the citizen API, and the
+    module lists ``requests``/``work_orders`` under the internal API. Not in the
+    public record (check them with ``crosswalk check``): the single-record
+    paths, the ``Comments`` children, and ``request_documents`` (read only to
+    import Publicly Available documents)."""
+
+    # -- the citizen API (``endpoints``) -------------------------------------
     citizen_create: RelativePath = "Requests.svc/"
+    # multipart/form-data, the file in the field ``FileToUpload``.
     citizen_media: RelativePath = "Requests.svc/{auto}/media/"
+    # ``[{"CodeValue", "TypeValue"}]``: the problem codes offered to residents.
+    problem_code_lookup: RelativePath = "LookupList/Request.svc/ProblemCode/?311Only=true"
+    # -- the internal API (``internal_endpoints``) ---------------------------
     requests: RelativePath = "Work/Requests.svc/"
     request: RelativePath = "Work/Requests.svc/{auto}"
     request_comments: RelativePath = "Work/Requests.svc/{auto}/Comments"
     request_documents: RelativePath = "Work/Requests.svc/{auto}/Documents"
-    problem_codes: RelativePath = "Work/ProblemCodes.svc/"
     work_orders: RelativePath = "Work/WorkOrders.svc/"
     work_order: RelativePath = "Work/WorkOrders.svc/{auto}"
     work_order_comments: RelativePath = "Work/WorkOrders.svc/{auto}/Comments"
-    work_order_documents: RelativePath = "Work/WorkOrders.svc/{auto}/Documents"
 
 
 class LucityColumns(StrictModel):
-    """FILTER column names (the database columns behind the JSON properties)."""
+    """FILTER table and column names (the database columns behind the JSON properties).
 
-    request_table: str = "WKREQ"
-    request_number: str = "RQ_NUM"
-    request_id: str = "RQ_ID"
-    request_status: str = "RQ_STAT_CD"
-    request_entry_date: str = "RQ_ENTRY_DT"
-    request_external_id: str = "RQ_EXTERNAL_ID"
-    work_order_table: str = "WKORDER"
-    work_order_id: str = "WO_ID"
-    work_order_status: str = "WO_STAT_CD"
-    work_order_external_id: str = "WO_EXTERNAL_ID"
+    Public SQL shows ``WKREQ`` with ``RQ_ID``, ``RQ_NUMBER``, ``RQ_STAT_CD``, and
+    ``WKORDER.WO_ID``; the rest are not in the public record (``crosswalk check``
+    reads one record with a FILTER on each)."""
+
+    request_table: SqlName = "WKREQ"
+    request_number: SqlName = "RQ_NUMBER"
+    request_id: SqlName = "RQ_ID"
+    request_status: SqlName = "RQ_STAT_CD"
+    request_entry_date: SqlName = "RQ_ENTRY_DT"  # not in the public record
+    request_external_id: SqlName = "RQ_EXTERNAL_ID"  # not in the public record
+    work_order_table: SqlName = "WKORDER"
+    work_order_id: SqlName = "WO_ID"
+    work_order_status: SqlName = "WO_STAT_CD"  # not in the public record
+    work_order_external_id: SqlName = "WO_EXTERNAL_ID"  # not in the public record
 
 
 class LucitySettings(IntegrationSettings):
@@ -102,9 +121,15 @@ class LucitySettings(IntegrationSettings):
     # EPSG code of the agency's coordinates; none: send WGS84 (COORDSYS=LATLONG).
     srid: int | None = None
     take: int = Field(50, ge=1, le=1000)  # page size; SKIP is always a multiple of it
-    external_id_property: str = Field("User20", pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    # Where the CRM issue id is kept (not in the public record; the vendor guide
+    # names User… fields as the agency's to fill).
+    external_id_property: PropertyName = "User20"
+    # The comment and document property that says "Publicly Available" (the
+    # vendor guide names the checkbox, no public source its JSON name).
+    public_property: PropertyName = "PubliclyAvailable"
     recorded_by_default: str = "SeeClickFix"
-    # Lucity dates are agency local time without an offset.
+    # Lucity dates are agency local time without an offset (the importer's
+    # entry-date FILTER); the zone is the agency's, not in any public record.
     timezone: str = "UTC"
     timeout: float = Field(30.0, gt=0, le=300)
     paths: LucityPaths = Field(default_factory=LucityPaths)
@@ -163,7 +188,12 @@ class LucityWorkRequestSettings(LucitySettings):
     features_off_by_default: ClassVar[frozenset[str]] = frozenset({"close_remote_on_crm_close"})
 
     kind: Literal["lucity-work-requests"]
+    # Sent as ``CategoryCode`` on every create (the vendor guide's "SCF"); which
+    # problem codes are offered is the server's answer to ``311Only=true``.
     category_code: str = "SCF"
+    # The property holding the resident's text: the citizen sample sends no
+    # description field, so the name is the agency's to confirm.
+    description_property: PropertyName = "Comments"
     closed_status_at_least: int = Field(950, ge=1)
     closing_messages: dict[StatusCode, Message] = Field(default_factory=dict)
     # close_remote_on_crm_close: the status code a request gets (through a PUT
@@ -196,6 +226,9 @@ class LucityWorkOrderSettings(LucitySettings):
     supported_features: ClassVar[frozenset[str]] = frozenset({"import_comments"})
 
     kind: Literal["lucity-work-orders"]
+    # The work order's text (and the photo's link: see the connector); not in
+    # the public record.
+    description_property: PropertyName = "Description"
     close_at_status: list[int] = Field(default_factory=lambda: [998, 999], min_length=1)
     # A comment posted to the CRM when the work order reaches a status code;
     # for a closing code it is the closing message.

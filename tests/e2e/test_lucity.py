@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from tests.conftest import BOUNDARIES, agency_yaml, make_app
@@ -42,15 +47,46 @@ def push(app):
         run_jobs(app)
 
 
+JPEG = b"\xff\xd8\xff\xe0" + b"water" * 400
+
+
+class _PhotoHandler(BaseHTTPRequestHandler):
+    """The CRM's photo host: one JPEG, the rest 404."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.path != "/files/water.jpg":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(JPEG)))
+        self.end_headers()
+        self.wfile.write(JPEG)
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+
+@pytest.fixture
+def photo_url() -> Iterator[str]:
+    """The URL of a resident's photo, served over loopback HTTP."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PhotoHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/files/water.jpg"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.mark.both_databases
-def test_work_request_round_trip_with_projection(lucity_app, sim):
+def test_work_request_round_trip_with_projection(lucity_app, sim, photo_url):
     from geo.projection import projector_for
 
     issue_id = sim.create_issue(
         request_type_id=123,
         summary="Water in the street",
         description="Water bubbling up",
-        image_url="https://img.example/water.jpg",
+        image_url=photo_url,
     )["id"]
     push(lucity_app)
     with lucity_app.app_context():
@@ -65,10 +101,20 @@ def test_work_request_round_trip_with_projection(lucity_app, sim):
     assert record["User13"] == "SCF" and record["WorkOrderUser1"] == "165 Church St, New Haven"
     assert record["Comments"].startswith("Water bubbling up")
     assert record["Street"]  # from the ArcGIS-verified address
-    documents = requests_sim.documents(auto)
-    assert [d["DocumentUrl"] for d in documents] == ["https://img.example/water.jpg"]
+    # The photo: downloaded from the CRM and uploaded through the documented
+    # citizen media endpoint, multipart, in FileToUpload; no link in the create.
+    [upload] = requests_sim.uploads(auto)
+    assert (upload["Field"], upload["FileName"], upload["ContentType"]) == (
+        "FileToUpload",
+        "water.jpg",
+        "image/jpeg",
+    )
+    assert base64.b64decode(upload["Content"]) == JPEG
+    assert photo_url not in str(record)
+    media_posts = [c for c in sim.calls("lucity") if c["path"].endswith(f"/{auto}/media/")]
+    assert len(media_posts) == 1 and media_posts[0]["method"] == "POST"
 
-    # Comments out: RecordedBy is the commenter; the image URL in the text.
+    # Comments out: RecordedBy is the commenter; the image URL in the text only.
     sim.resident_comment(
         issue_id,
         "Now it is a river.",
@@ -79,6 +125,11 @@ def test_work_request_round_trip_with_projection(lucity_app, sim):
     comments = requests_sim.comments(auto)
     assert comments[-1]["RecordedBy"] == "Ada Resident"
     assert "Now it is a river. Image: https://img.example/river.jpg" in comments[-1]["Comment"]
+    assert [d["DocumentUrl"] for d in requests_sim.documents(auto)] == [upload_url(sim, auto)]
+    # Nothing is ever posted to the Documents child (no public source shows one).
+    assert not [
+        c for c in sim.calls("lucity") if "/Documents" in c["path"] and c["method"] != "GET"
+    ]
 
     # Comments and images in: only Publicly Available ones, each once.
     requests_sim.vendor_comment(auto, "Crew dispatched.", public=True)
@@ -96,6 +147,12 @@ def test_work_request_round_trip_with_projection(lucity_app, sim):
     crm = sim.scf_issue(issue_id)
     assert crm["status"] == "Closed"
     assert crm["comments"][-1]["comment"] == "This request was canceled."
+
+
+def upload_url(sim, auto: str) -> str:
+    """Where the simulator serves the one file uploaded to request ``auto``."""
+    [document] = [d for d in sim.lucity_requests.documents(auto) if "/media/" in d["DocumentUrl"]]
+    return document["DocumentUrl"]
 
 
 def test_lucity_sets_its_own_category_sync_interval(lucity_app, sim):
@@ -119,19 +176,45 @@ def test_private_non_internal_category_is_flagged_for_review(lucity_app, sim):
     assert "Private, not internal" in html and "needs review" in html
 
 
+def water_categories() -> dict[str, Category]:
+    return {
+        c.remote_id: c
+        for c in db.session.execute(
+            db.select(Category).where(Category.integration_id == integration("water"))
+        ).scalars()
+    }
+
+
 def test_problem_codes_become_categories(lucity_app, sim):
     with lucity_app.app_context():
         report = category_sync.sync_categories(integration("water"))
-        names = {
-            c.remote_id: c
-            for c in db.session.execute(
-                db.select(Category).where(Category.integration_id == integration("water"))
-            ).scalars()
-        }
-    assert {"WB", "HYD", "SW", "TRP", "ILD"} <= set(names)
+        names = water_categories()
+    assert set(names) == {"WB", "HYD", "SW", "TRP", "ILD"}
+    assert names["HYD"].name == "Hydrant Leaking" and all(c.enabled for c in names.values())
     assert "FAC" not in names  # not associated with the SCF category code
-    assert names["LEAF"].enabled is False  # inactive
-    assert report.seen >= 5
+    assert "LEAF" not in names  # inactive: the 311 lookup does not offer it
+    assert report.seen == 5
+    # Read from the documented citizen lookup, never from an internal module.
+    [lookup] = [c for c in sim.calls("lucity") if "/LookupList/" in c["path"]]
+    assert lookup["path"].endswith("/LucityCitizenRestAPI/LookupList/Request.svc/ProblemCode/")
+    assert "311Only=true" in lookup["query_string"] and "format=json" in lookup["query_string"]
+    assert not [c for c in sim.calls("lucity") if "ProblemCodes.svc" in c["path"]]
+
+    # The lookup has no inactive flag: a code staff disable, or move out of the
+    # 311 category, leaves the list, and the category sync disables it; a
+    # renamed code is renamed; one staff add is added.
+    requests_sim = sim.lucity_requests
+    requests_sim.set_problem_code("HYD", Inactive=True)
+    requests_sim.set_problem_code("SW", CategoryCode="INT")
+    requests_sim.set_problem_code("WB", Description="Water Main Break (urgent)")
+    requests_sim.set_problem_code("LEAF", Inactive=False)
+    with lucity_app.app_context():
+        report = category_sync.sync_categories(integration("water"))
+        names = water_categories()
+    assert sorted(report.disabled) == ["Hydrant Leaking", "Storm Drain Clogged"]
+    assert not names["HYD"].enabled and not names["SW"].enabled
+    assert names["WB"].name == "Water Main Break (urgent)" and names["WB"].enabled
+    assert names["LEAF"].enabled and report.added == ["Leaf Collection"]
 
 
 def test_importer_reads_projected_coordinates(lucity_app, sim):
@@ -142,6 +225,8 @@ def test_importer_reads_projected_coordinates(lucity_app, sim):
         ProblemCode="WB",
         XCoordinate=x,
         YCoordinate=y,
+        BuildingNumber="165",
+        Street="Church St",
         Comments="Staff-entered main break",
         minutes_ago=5,
     )

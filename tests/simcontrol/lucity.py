@@ -61,10 +61,11 @@ class LucityControl(WorkSystemControl):
         return checked(response)
 
     def internal_list(self, path: str) -> list[dict]:
-        """Every row of a list, TAKE at a time (the server clamps TAKE)."""
+        """Every row of a list, oldest first (the server's default is newest
+        first), TAKE at a time (the server clamps TAKE)."""
         rows: list[dict] = []
         while True:
-            page = self.internal(path, TAKE=TAKE_MAX, SKIP=len(rows))
+            page = self.internal(path, ORDERBY="AutoNumber ASC", TAKE=TAKE_MAX, SKIP=len(rows))
             rows.extend(page)
             if len(page) < TAKE_MAX:
                 return rows
@@ -134,6 +135,11 @@ class LucityControl(WorkSystemControl):
     def documents(self, remote_id: str) -> list[dict]:
         return self.internal_list(f"{self.api_path}/{remote_id}/Documents")
 
+    def vendor_document(self, remote_id: str, url: str, *, public: bool, **fields: Any) -> dict:
+        """A document link a vendor-side user adds to a record."""
+        body = {"DocumentUrl": url, "PubliclyAvailable": public, **fields}
+        return self._sim("POST", f"{self.control_path}/{remote_id}/documents", json=body)
+
     def written_notes(self, remote_id: str) -> list[str]:
         return [str(c.get("Comment") or "") for c in self.comments(remote_id)]
 
@@ -164,8 +170,22 @@ class LucityWorkRequestControl(LucityControl):
         return code
 
     def offered_category_ids(self) -> set[str]:
+        """The codes the citizen lookup offers (``311Only=true``): active ones of
+        the citizen category. An inactive code is not offered at all: the
+        documented lookup has no inactive flag."""
         codes = self.state()["problem_codes"]
-        return {c["Code"] for c in codes if c["CategoryCode"] == CITIZEN_CATEGORY}
+        return {
+            c["Code"] for c in codes if c["CategoryCode"] == CITIZEN_CATEGORY and not c["Inactive"]
+        }
+
+    def set_problem_code(self, code: str, **fields: Any) -> dict:
+        """Staff rename, disable (``Inactive``) or recategorise a problem code."""
+        return self._sim("POST", "problem_codes", json={"Code": code, **fields})
+
+    def uploads(self, remote_id: str) -> list[dict]:
+        """What the citizen media endpoint received for a request, oldest first:
+        ``Field``, ``FileName``, ``ContentType``, ``Size`` and ``Content`` (base64)."""
+        return self._sim("GET", f"{self.control_path}/{remote_id}/uploads")
 
 
 class LucityWorkOrderControl(LucityControl):

@@ -4,6 +4,7 @@ the seed and faults; plus the FILTER parser on its own."""
 
 from __future__ import annotations
 
+import base64
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -199,6 +200,20 @@ def test_media_upload_creates_a_document(sims, lc):
         requests.post(missing, params=JSON, files={"FileToUpload": ("a", b"x")}).status_code == 404
     )
 
+    # The control plane reads back exactly what arrived (the refused ones did not).
+    uploads = requests.get(control(sims, f"/requests/{created['AutoNumber']}/uploads")).json()
+    assert uploads == [
+        {
+            "DocumentAutoNumber": document["AutoNumber"],
+            "Field": "FileToUpload",
+            "FileName": "leak photo.jpg",
+            "ContentType": "image/jpeg",
+            "Size": 6,
+            "Content": base64.b64encode(b"\xff\xd8jpeg").decode(),
+        }
+    ]
+    assert requests.get(control(sims, "/requests/999999/uploads")).status_code == 404
+
 
 def test_lookup_lists(sims):
     def codes(prop: str, **params) -> list[str]:
@@ -286,10 +301,10 @@ def test_filter_selects_open_requests_and_in_lists(sims, lc):
     assert first["RequestNumber"] in open_numbers and second["RequestNumber"] not in open_numbers
     assert len(open_numbers) == 4  # three seeded + first
 
-    batch = f"RQ_NUM IN ('{first['RequestNumber']}','{second['RequestNumber']}', '1999-000001')"
-    assert numbers(list_requests(sims, lc, FILTER=batch)) == [
-        first["RequestNumber"],
+    batch = f"RQ_NUMBER IN ('{first['RequestNumber']}','{second['RequestNumber']}', '1999-000001')"
+    assert numbers(list_requests(sims, lc, FILTER=batch)) == [  # newest first by default
         second["RequestNumber"],
+        first["RequestNumber"],
     ]
     assert numbers(list_requests(sims, lc, FILTER="RQ_NAME2 = 'O''Brien'")) == [
         first["RequestNumber"]
@@ -298,8 +313,8 @@ def test_filter_selects_open_requests_and_in_lists(sims, lc):
         first["RequestNumber"]
     ]
     assert numbers(list_requests(sims, lc, FILTER="RQ_EXTERNAL_ID = '14100001'")) == [
-        first["RequestNumber"],
         second["RequestNumber"],
+        first["RequestNumber"],
     ]
     no_coords = numbers(list_requests(sims, lc, FILTER="WKREQ WHERE RQ_X IS NULL"))
     assert len(no_coords) == 1
@@ -308,7 +323,7 @@ def test_filter_selects_open_requests_and_in_lists(sims, lc):
         "AND RQ_EMAIL IS NOT NULL"
     )
     seeded_main_break = lc.get(api(sims, "/Work/Requests.svc/1001"), params=JSON).json()
-    assert numbers(list_requests(sims, lc, FILTER=combined)) == [
+    assert numbers(list_requests(sims, lc, FILTER=combined, ORDERBY="RQ_ID ASC")) == [
         seeded_main_break["RequestNumber"],
         first["RequestNumber"],
     ]
@@ -324,9 +339,9 @@ def test_filter_selects_open_requests_and_in_lists(sims, lc):
         "WKORDER WHERE WO_STAT_CD < 950",  # wrong table
         "RQ_COLOUR = 'red'",  # unknown column
         "RQ_STAT_CD < ",  # incomplete
-        "RQ_NUM = 'open",  # unterminated string
+        "RQ_NUMBER = 'open",  # unterminated string
         "RQ_STAT_CD = 'abc'",  # conversion error
-        "RQ_NUM = NULL",  # NULL literal
+        "RQ_NUMBER = NULL",  # NULL literal
         "(RQ_STAT_CD < 950",  # unbalanced
     ],
 )
@@ -341,12 +356,19 @@ def test_take_skip_paging_orderby_and_count(sims, lc):
         create_citizen_request(sims, User20=str(14100100 + n))
     url = api(sims, "/Work/Requests.svc/")
     default = list_requests(sims, lc).json()
-    assert len(default) == 10 and default[0]["AutoNumber"] == 1001
+    # The documented default order: AutoNumber descending (newest first).
+    assert len(default) == 10 and default[0]["AutoNumber"] == 1025
+    assert [r["AutoNumber"] for r in default] == list(range(1025, 1015, -1))
 
     pages = [list_requests(sims, lc, TAKE=10, SKIP=skip).json() for skip in (0, 10, 20)]
     assert [len(p) for p in pages] == [10, 10, 5]
     autos = [r["AutoNumber"] for page in pages for r in page]
-    assert autos == sorted(set(autos)) and len(autos) == 25
+    assert autos == sorted(set(autos), reverse=True) and len(autos) == 25
+    oldest_first = [
+        list_requests(sims, lc, ORDERBY="AutoNumber ASC", TAKE=10, SKIP=skip).json()
+        for skip in (0, 10, 20)
+    ]
+    assert [r["AutoNumber"] for page in oldest_first for r in page] == sorted(autos)
 
     refused = list_requests(sims, lc, TAKE=10, SKIP=15)
     assert refused.status_code == 400
@@ -430,16 +452,24 @@ def test_comments_and_documents_children(sims, lc):
     )
     assert staff.status_code == 201
 
-    listed = lc.get(comments_url, params=JSON).json()
+    listed = lc.get(comments_url, params={**JSON, "ORDERBY": "AutoNumber ASC"}).json()
     assert [c["Comment"] for c in listed] == [
         "Resident: still leaking",
         "From the sync",
         "Crew fixed the valve",
     ]
+    newest_first = lc.get(comments_url, params=JSON).json()  # the default order
+    assert newest_first == listed[::-1]
     public = lc.get(comments_url, params={**JSON, "FILTER": "CM_PUBLIC = 1"}).json()
     assert [c["Comment"] for c in public] == ["Crew fixed the valve"]
     after = lc.get(
-        comments_url, params={**JSON, "FILTER": f"CM_ID > {comment['AutoNumber']}", "TAKE": 1}
+        comments_url,
+        params={
+            **JSON,
+            "FILTER": f"CM_ID > {comment['AutoNumber']}",
+            "ORDERBY": "CM_ID",
+            "TAKE": 1,
+        },
     ).json()
     assert [c["Comment"] for c in after] == ["From the sync"]
 
@@ -453,10 +483,9 @@ def test_comments_and_documents_children(sims, lc):
     assert lc.get(api(sims, "/Work/Requests.svc/424242/Comments"), params=JSON).status_code == 404
 
     documents_url = api(sims, f"/Work/Requests.svc/{auto}/Documents")
-    link = lc.post(
-        documents_url,
-        params=JSON,
-        json={"DocumentUrl": "https://example.com/photos/leak.jpg", "Description": "From SCF"},
+    link = requests.post(
+        control(sims, f"/requests/{auto}/documents"),
+        json={"DocumentUrl": "https://example.com/photos/leak.jpg", "Description": "Before"},
     ).json()
     assert link["FileName"] == "leak.jpg" and link["PubliclyAvailable"] is False
     requests.post(
@@ -465,7 +494,10 @@ def test_comments_and_documents_children(sims, lc):
     )
     public_docs = lc.get(documents_url, params={**JSON, "FILTER": "DC_PUBLIC = 1"}).json()
     assert [d["DocumentUrl"] for d in public_docs] == ["https://city.example/after.jpg"]
-    assert lc.post(documents_url, params=JSON, json={"DocumentUrl": "leak.jpg"}).status_code == 400
+    refused = requests.post(
+        control(sims, f"/requests/{auto}/documents"), json={"DocumentUrl": "leak.jpg"}
+    )
+    assert refused.status_code == 400
 
 
 def test_status_and_problem_code_patched_by_staff(sims, lc):
@@ -531,7 +563,9 @@ def test_work_orders_create_list_comment_and_close(sims, lc):
         control(sims, f"/work_orders/{auto}/comments"),
         json={"Comment": "Door rehung", "PubliclyAvailable": True},
     )
-    comments = lc.get(f"{url}{auto}/Comments", params=JSON).json()
+    comments = lc.get(f"{url}{auto}/Comments", params={**JSON, "ORDERBY": "RQ_ID"})
+    assert comments.status_code == 400  # a column of another table
+    comments = lc.get(f"{url}{auto}/Comments", params={**JSON, "ORDERBY": "CM_ID ASC"}).json()
     assert [(c["Comment"], c["PubliclyAvailable"]) for c in comments] == [
         ("Photo attached", False),
         ("Door rehung", True),
@@ -567,21 +601,17 @@ def test_request_converted_to_a_work_order_follows_it(sims, lc):
     assert requests.post(control(sims, f"/requests/{auto}/work_order")).status_code == 400
 
 
-def test_problem_codes_endpoint(sims, lc):
-    url = api(sims, "/Work/ProblemCodes.svc/")
-    rows = lc.get(url, params={**JSON, "TAKE": 50}).json()
-    assert rows[0] == {
-        "Code": "WB",
-        "Description": "Water Main Break",
-        "CategoryCode": "SCF",
-        "Inactive": False,
-    }
-    assert len(rows) == 7
-    offered = lc.get(
-        url, params={**JSON, "FILTER": "PC_CAT_CD = 'SCF' AND PC_INACTIVE = 0", "ORDERBY": "Code"}
-    ).json()
-    assert [r["Code"] for r in offered] == ["HYD", "ILD", "SW", "TRP", "WB"]
-    assert lc.get(f"{url}$count", params=JSON).json() == 7
+def test_no_problem_codes_module_on_the_internal_api(sims, lc):
+    """No public source shows ``Work/ProblemCodes.svc``: problem codes are read
+    through the citizen lookup only, and the simulator serves nothing else."""
+    missing = lc.get(api(sims, "/Work/ProblemCodes.svc/"), params=JSON)
+    assert missing.status_code == 404
+    # Documents are listed, never posted: no public source shows that either.
+    auto = create_citizen_request(sims)["AutoNumber"]
+    documents_url = api(sims, f"/Work/Requests.svc/{auto}/Documents")
+    posted = lc.post(documents_url, params=JSON, json={"DocumentUrl": "https://x.example/a.jpg"})
+    assert posted.status_code == 405
+    assert lc.get(documents_url, params=JSON).json() == []
 
 
 # -- seed, launcher, faults ----------------------------------------------------------
@@ -590,7 +620,7 @@ def test_problem_codes_endpoint(sims, lc):
 def test_seed_has_staff_requests_inside_without_and_outside(sims, lc):
     from pyproj import Transformer
 
-    rows = list_requests(sims, lc).json()
+    rows = list_requests(sims, lc, ORDERBY="AutoNumber ASC").json()
     assert [r["ProblemCode"] for r in rows] == ["WB", "SW", "ILD"]
     inside, no_coords, outside = rows
     assert inside["XCoordinate"] == pytest.approx(949343.13, abs=0.05)
@@ -606,7 +636,8 @@ def test_seed_has_staff_requests_inside_without_and_outside(sims, lc):
         assert within is expected_inside
 
     comments = lc.get(
-        api(sims, f"/Work/Requests.svc/{inside['AutoNumber']}/Comments"), params=JSON
+        api(sims, f"/Work/Requests.svc/{inside['AutoNumber']}/Comments"),
+        params={**JSON, "ORDERBY": "AutoNumber"},
     ).json()
     assert [c["PubliclyAvailable"] for c in comments] == [True, False]
     state = requests.get(control(sims, "/state")).json()
@@ -637,7 +668,7 @@ def test_reset_restores_the_seed(sims, lc):
     assert len(list_requests(sims, lc).json()) == 4
     requests.post(control(sims, "/reset"))
     rows = list_requests(sims, lc).json()
-    assert [r["AutoNumber"] for r in rows] == [1001, 1002, 1003]
+    assert [r["AutoNumber"] for r in rows] == [1003, 1002, 1001]
 
 
 def test_faults_from_the_shared_injector(sims, lc):
@@ -703,8 +734,8 @@ def select(text: str) -> list[int]:
         ("WKREQ WHERE RQ_STAT_CD < 950", [1]),
         ("wkreq where rq_stat_cd >= 950", [2]),
         ("RQ_STAT_CD = '999'", [2]),
-        ("RQ_NUM IN ('2026-000101', '2026-000102')", [1, 2]),
-        ("RQ_NUM NOT IN ('2026-000101')", [2]),
+        ("RQ_NUMBER IN ('2026-000101', '2026-000102')", [1, 2]),
+        ("RQ_NUMBER NOT IN ('2026-000101')", [2]),
         ("RQ_NAME2 = 'O''Brien'", [1]),
         ("RQ_NAME2 = N'o''brien'", [1]),
         ("RQ_NAME2 LIKE 'O''B%'", [1]),
@@ -735,7 +766,13 @@ def test_filter_three_valued_logic_and_errors():
     assert evaluate(rescued, ROWS[1]) is True
     unknown = parse_filter("RQ_EXTERNAL_ID = '1'", REQUEST_TABLE)
     assert evaluate(unknown, ROWS[1]) is None
-    for bad in ("RQ_ENTRY_DT > 'yesterday'", "RQ_STAT_CD IN ()", "RQ_NUM = 'a' AND", "RQ_NUM ~ 1"):
+    for bad in (
+        "RQ_ENTRY_DT > 'yesterday'",
+        "RQ_STAT_CD IN ()",
+        "RQ_NUMBER = 'a' AND",
+        "RQ_NUMBER ~ 1",
+        "RQ_NUM = '2026-000101'",  # the request number column is RQ_NUMBER (public SQL)
+    ):
         with pytest.raises(FilterError):
             parse_filter(bad, REQUEST_TABLE)
     with pytest.raises(FilterError, match="table"):
