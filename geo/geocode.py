@@ -4,7 +4,8 @@ geopy's ``ArcGIS`` only lets us change the host (``domain=``); an agency's own
 GeocodeServer lives at another path, so ``AgencyArcGIS`` points
 ``reverse_api`` at the configured URL. Its ``_parse_reverse`` expects the
 World geocoder's keys and raises ``KeyError`` on agency locators that return
-only ``Match_addr``, so we parse the raw reply ourselves.
+only ``Match_addr``, so we parse the raw reply ourselves. Every reverse
+geocode asks ``forStorage=true``: the result is stored.
 """
 
 from __future__ import annotations
@@ -81,6 +82,10 @@ class AgencyArcGIS(ArcGIS):
         self.static_token = token
 
     def _call_geocoder(self, url, callback, *, timeout=None, is_json=True, headers=None):
+        # Crosswalk stores the address (on the request, and in its cache), and
+        # Esri's terms allow storing only results asked for with forStorage=true
+        # (an authenticated request on the World service). geopy never sends it.
+        url = f"{url}&{urlencode({'forStorage': 'true'})}"
         if self.static_token:
             url = f"{url}&{urlencode({'token': self.static_token})}"
         return super()._call_geocoder(

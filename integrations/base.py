@@ -76,6 +76,9 @@ class OutboundRequest:
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     # The verified address in parts (number, street, city, zip) when known.
     address_parts: Mapping[str, str] = field(default_factory=dict)
+    # The CRM reporter's display name, for vendors that record a requester's
+    # name (Lucity's RequestorName1/2) when no private question gave one.
+    reporter_name: str | None = None
 
     @property
     def address(self) -> str | None:

@@ -5,6 +5,13 @@ Like the real service, errors come back as HTTP 200 with an ``error`` object,
 and a request without ``f=json`` gets an HTML page. ``minimal`` mimics agency
 locators that return only ``Match_addr``/``Addr_type``. Only WGS84 (wkid 4326)
 is supported; other spatial references are refused rather than mis-answered.
+
+``forStorage`` (``true``/``false``) is accepted as documented. Results that are
+stored must be requested with ``forStorage=true``, and Crosswalk stores every
+one, so by default (``require_for_storage``) the simulator refuses a request
+without it: the real service would answer, and the stored address would break
+Esri's terms. With a ``token`` configured it plays the World service, which
+requires one: missing is 499 Token Required, wrong is 498 Invalid Token.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ WGS84 = 4326
 EARTH_RADIUS_M = 6_371_008.8
 NO_ADDRESS = "Unable to find address for the specified location."
 INVALID_QUERY = "Cannot perform query. Invalid query parameters."
+NOT_FOR_STORAGE = "Results that are stored must be requested with forStorage=true."
 
 
 @dataclass(frozen=True)
@@ -72,15 +80,18 @@ class ArcGISState(SimulatorState):
         token: str | None = None,
         minimal: bool = False,
         max_distance_m: float = 250.0,
+        require_for_storage: bool = True,
         seeder: Callable[[ArcGISState], None] | None = None,
     ) -> None:
         super().__init__(seeder)
-        self._initial_config = (token, minimal, max_distance_m)
+        self._initial_config = (token, minimal, max_distance_m, require_for_storage)
         self.reset()
 
     def clear(self) -> None:
         """Drop the points and undo ``/_sim/config`` changes."""
-        self.token, self.minimal, self.max_distance_m = self._initial_config
+        self.token, self.minimal, self.max_distance_m, self.require_for_storage = (
+            self._initial_config
+        )
         self.points: list[AddressPoint] = []
 
     def add_point(self, point: AddressPoint) -> None:
@@ -120,6 +131,7 @@ class ArcGISState(SimulatorState):
                 "token_required": self.token is not None,
                 "minimal": self.minimal,
                 "max_distance_m": self.max_distance_m,
+                "require_for_storage": self.require_for_storage,
                 "points": [asdict(p) for p in self.points],
             }
 
@@ -151,6 +163,23 @@ def _parse_location(raw: str | None) -> tuple[float, float]:
     return y, x
 
 
+def _check_token(state: ArcGISState, token: str | None) -> None:
+    if state.token is None:
+        return
+    if not token:
+        raise _LocatorError(499, "Token Required", [])
+    if token != state.token:
+        raise _LocatorError(498, "Invalid Token", [])
+
+
+def _check_for_storage(state: ArcGISState, raw: str | None) -> None:
+    value = (raw or "false").strip().lower()
+    if value not in ("true", "false"):
+        raise _LocatorError(400, INVALID_QUERY, [f"Invalid value for forStorage: {raw!r}."])
+    if state.require_for_storage and value != "true":
+        raise _LocatorError(400, INVALID_QUERY, [NOT_FOR_STORAGE])
+
+
 def _locator_blueprint(state: ArcGISState, path: str) -> Blueprint:
     bp = Blueprint("arcgis_locator", __name__, url_prefix=path)
 
@@ -163,8 +192,8 @@ def _locator_blueprint(state: ArcGISState, path: str) -> Blueprint:
                 content_type="text/html",
             )
         try:
-            if state.token is not None and params.get("token") != state.token:
-                raise _LocatorError(498, "Invalid Token", [])
+            _check_token(state, params.get("token"))
+            _check_for_storage(state, params.get("forStorage"))
             out_sr = params.get("outSR")
             if out_sr and out_sr.strip() not in (str(WGS84), json.dumps({"wkid": WGS84})):
                 raise _LocatorError(400, INVALID_QUERY, [f"Unsupported outSR {out_sr}."])
@@ -197,11 +226,14 @@ def _control_blueprint(state: ArcGISState) -> Blueprint:
                 state.token = body["token"]
             if "max_distance_m" in body:
                 state.max_distance_m = float(body["max_distance_m"])
+            if "require_for_storage" in body:
+                state.require_for_storage = bool(body["require_for_storage"])
         return jsonify(
             {
                 "minimal": state.minimal,
                 "token_required": state.token is not None,
                 "max_distance_m": state.max_distance_m,
+                "require_for_storage": state.require_for_storage,
             }
         )
 

@@ -14,6 +14,11 @@ Grammar (keywords case-insensitive)::
                 | "contains" value
     value      := STRING | NUMBER | "true" | "false"
 
+Public examples show only ``is equal to``, ``is not equal to``, ``in (…)``
+and ``AND``/``OR``; ``is greater than``/``less than`` and ``is null`` appear in
+none. They are kept working here (a server may well answer them), but
+Crosswalk's clients use only the documented ones.
+
 ``FIELD`` is ``[Name]``: the field name *without* its ``Field`` suffix; the
 caller's resolver maps it to the stored name. Strings are double-quoted with
 ``\\"`` or ``""`` for a quote. Evaluation follows the SQL Server backend:

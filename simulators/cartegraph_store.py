@@ -22,7 +22,15 @@ from simulators.server import SimulatedError, SimulatorState
 REQUESTS_CLASS = "cgRequestsClass"
 ISSUES_CLASS = "cgRequestIssuesClass"
 DEFAULT_REQUESTERS_CLASS = "cgRequestersClass"
-ATTACHMENTS_CLASS = f"{REQUESTS_CLASS}_cgAttachmentsClass"
+
+
+def child_class_name(parent: str, child: str) -> str:
+    """The documented naming of child classes: ``{parent without "Class"}_{child}Class``
+    (``cgSigns_cgInspectionsClass``, ``cgBridges_cgAttachmentsClass``)."""
+    return f"{parent.removesuffix('Class')}_{child}Class"
+
+
+ATTACHMENTS_CLASS = child_class_name(REQUESTS_CLASS, "cgAttachments")
 INVALID_REQUEST = "The request is invalid."
 FIRST_OID = 1001
 FIRST_REQUEST_NUMBER = 100
@@ -68,10 +76,13 @@ REQUESTER_FIELDS = (
     "SecondaryPhoneField",
 )
 ATTACHMENT_FIELDS = ("Oid", "AttachmentField", "LinkedField", "DescriptionField")
-# OpenGov EAM lets the sync import comments marked public; the public API does
-# not document where they live, so the simulator models them as a child class
-# whose records name their parent (ParentOid), as Crosswalk's settings default to.
-COMMENTS_CLASS = f"{REQUESTS_CLASS}_cgCommentsClass"
+# OpenGov EAM lets the sync import comments marked public. They are modelled
+# as a child class named and read as children are documented
+# (``/classes/cgRequestsClass/{Oid}/cgRequests_cgCommentsClass``); the comment
+# fields are not in the public record. The simulator also answers the child
+# class queried on its own, filtered by ``ParentOid`` (``comment_query:
+# batch``), which no public source shows either.
+COMMENTS_CLASS = child_class_name(REQUESTS_CLASS, "cgComments")
 COMMENT_FIELDS = ("Oid", "ParentOid", "CommentField", "PublicField", "AuthorField", "DateField")
 
 
@@ -357,16 +368,21 @@ class CartegraphState(SimulatorState):
 
     @staticmethod
     def _parse_sort(class_def: ClassDef, text: str) -> list[tuple[str, bool]]:
+        """``IDField:asc,OtherField:dsc``: the documented suffixes are ``asc``
+        and ``dsc``. ``desc`` is refused, so no client comes to depend on a
+        spelling the documentation does not give."""
         keys = []
         for part in text.split(","):
             name, _, direction = part.strip().partition(":")
             direction = (direction or "asc").lower()
-            if direction not in ("asc", "desc"):
+            if direction not in ("asc", "dsc"):
                 raise cg_error(
-                    400, INVALID_REQUEST, [("sort", f"Invalid sort direction {direction!r}.")]
+                    400,
+                    INVALID_REQUEST,
+                    [("sort", f"Invalid sort direction {direction!r} (asc or dsc).")],
                 )
             class_def.check_fields([name])
-            keys.append((name, direction == "desc"))
+            keys.append((name, direction == "dsc"))
         return keys
 
     # -- sessions ----------------------------------------------------------

@@ -6,8 +6,16 @@ test needs beyond it (residents reporting, commenting, reopening) lives under
 an explicit offset (``2026-11-23T10:15:00-05:00``), like the real API, so
 clients are forced to handle offsets and same-second updates.
 
-Documented: ``updated_at_after`` is inclusive (``>=``) and times may be sent
-in UTC with ``Z``.
+Documented (vendor-apis.md §6), and served so: ``updated_at_after`` is
+inclusive (``>=``) and times may be sent in UTC with ``Z``; comments carry
+no ``id``; answers in issue details are ``{question, answer}``; a photo-less
+issue's media is the ``default_image.png`` placeholder; creating an issue
+requires ``address``, ``lat``, ``lng``, ``answers``, ``request_type_id`` and
+answers ``201`` with ``Location``, or ``202 {"metadata":{"moderated":true}}``
+while moderation is on (``/_sim/moderation``); only the organization-scoped
+API (``/organizations/{id}/issues/{id}``) shows private issues; a comment
+may carry an image (multipart/form-data, file field ``image``), kept and
+served under ``/files/``.
 
 Choices where the public docs are silent (clients must not rely on them):
 * ``after`` is strict (``>``), ``..._before`` strict (``<``); a naive time in a
@@ -25,10 +33,11 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request, url_for
 
 from simulators.seeclickfix_store import (
     API_PREFIX,
+    EXTRA_FIELDS,
     STATUS_NAMES,
     Issue,
     IssueQuery,
@@ -188,9 +197,12 @@ def _api_blueprint(state: SeeClickFixState) -> Blueprint:
     @bp.post("/issues")
     def create_issue() -> tuple[Response, int, dict[str, str]]:
         body = _request_body()
-        answers = body.get("answers") or {}
+        answers = body.get("answers")
+        if answers is None:
+            raise scf_error(422, "answers", "can't be blank")  # documented as required
         if not isinstance(answers, dict):
             raise scf_error(422, "answers", "is invalid")
+        held = state.take_moderation()
         issue = state.create_issue(
             request_type_id=body.get("request_type_id"),
             lat=body.get("lat"),
@@ -200,37 +212,48 @@ def _api_blueprint(state: SeeClickFixState) -> Blueprint:
             description=answers.get("description"),
             answers=answers,
             reporter=state.official,
+            held=held,
         )
+        if held:  # documented: held for moderation, nothing about the issue yet
+            return jsonify({"metadata": {"moderated": True}}), 202, {}
         location = f"{_api_root()}/issues/{issue.id}"
         return jsonify(state.issue_json(issue, _api_root())), 201, {"Location": location}
 
     @bp.get("/issues/<int:issue_id>")
     def show_issue(issue_id: int) -> Response:
+        return _issue_reply(state.get_issue(issue_id, public_api=True))
+
+    @bp.get("/organizations/<int:org_id>/issues/<int:issue_id>")
+    def show_org_issue(org_id: int, issue_id: int) -> Response:
+        if org_id != state.organization_id:
+            raise not_found()
+        return _issue_reply(state.get_issue(issue_id))
+
+    def _issue_reply(issue: Issue) -> Response:
         details = request.args.get("details") == "true"
         with state.lock:
-            return jsonify(
-                state.issue_json(state.get_issue(issue_id), _api_root(), details=details)
-            )
+            return jsonify(state.issue_json(issue, _api_root(), details=details))
 
     @bp.get("/issues/<int:issue_id>/comments")
     def list_comments(issue_id: int) -> Response:
         with state.lock:
-            issue = state.get_issue(issue_id)
+            issue = state.get_issue(issue_id, public_api=True)
             return jsonify({"comments": [state.comment_json(c) for c in issue.comments]})
 
     @bp.post("/issues/<int:issue_id>/comments")
     def create_comment(issue_id: int) -> tuple[Response, int]:
         body = _request_body()
         comment = state.add_comment(
-            issue_id, body.get("comment"), state.official, image_url=_uploaded_image(issue_id)
+            issue_id, body.get("comment"), state.official, image_url=_uploaded_image()
         )
-        return jsonify(state.comment_json(comment)), 201
+        # Documented: the reply has no id (nor does the comment object).
+        return jsonify({"moderated": False, **state.comment_json(comment)}), 201
 
     @bp.post("/issues/<int:issue_id>/<any(acknowledge, close, open):action>")
     def transition(issue_id: int, action: str) -> tuple[Response, int]:
         body = _request_body()
         issue, comment = state.transition(
-            issue_id, action, body.get("comment"), image_url=_uploaded_image(issue_id)
+            issue_id, action, body.get("comment"), image_url=_uploaded_image()
         )
         return jsonify(
             {
@@ -249,12 +272,33 @@ def _api_blueprint(state: SeeClickFixState) -> Blueprint:
             raise not_found()
         return jsonify(state.request_type_json(request_type, _api_root()))
 
-    def _uploaded_image(issue_id: int) -> str | None:
-        """A multipart ``image`` upload becomes a stable fake CDN URL."""
+    def _uploaded_image() -> str | None:
+        """A multipart ``image`` upload, kept and served back under ``/files/``."""
         upload = request.files.get("image")
         if upload is None or not upload.filename:
             return None
-        return f"{state.public_url}/files/comment_images/{issue_id}-{upload.filename}"
+        content_type = (upload.mimetype or "").lower()
+        if not content_type.startswith("image/"):
+            raise scf_error(422, "image", "is not an image")
+        name = "".join(c if c.isalnum() or c in "._-" else "_" for c in upload.filename)
+        path = state.store_file(name, upload.read(), content_type)
+        return url_for("seeclickfix_files.served_file", path=path, _external=True)
+
+    return bp
+
+
+def _files_blueprint(state: SeeClickFixState) -> Blueprint:
+    """The CRM's file host (its CDN): uploaded comment images, no auth."""
+    bp = Blueprint("seeclickfix_files", __name__)
+
+    @bp.get("/files/<path:path>")
+    def served_file(path: str) -> Response:
+        with state.lock:
+            stored = state.files.get(path)
+        if stored is None:
+            raise not_found()
+        content, content_type = stored
+        return Response(content, content_type=content_type)
 
     return bp
 
@@ -323,6 +367,56 @@ def _control_blueprint(state: SeeClickFixState) -> Blueprint:
             state.update_listed_issues = bool(body.get("enabled"))
         return jsonify({"enabled": state.update_listed_issues})
 
+    @bp.post("/moderation")
+    def moderation() -> Response:
+        """``{"count": N}``: the next N issues created through the API are held
+        for moderation (``202``); ``{"approve": true}``: a moderator lets every
+        held issue through (each appears, updated now)."""
+        body = request.get_json(silent=True) or {}
+        approved = [issue.id for issue in state.approve_held()] if body.get("approve") else []
+        if "count" in body:
+            with state.lock:
+                state.moderate_next = max(int(body["count"]), 0)
+        return jsonify({"pending": state.moderate_next, "approved": approved})
+
+    @bp.post("/official")
+    def rename_official() -> Response:
+        """``{"name": ".."}``: an admin renames the API token's user."""
+        body = request.get_json(silent=True) or {}
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise scf_error(422, "name", "can't be blank")
+        return jsonify(state.rename_official(name).commenter_json())
+
+    @bp.post("/extra_fields")
+    def extra_fields() -> Response:
+        """``{"fields": ["comment_ids", "question_keys"]}``: serve fields beyond the
+        documented shape, as some server might (clients must still take them)."""
+        body = request.get_json(silent=True) or {}
+        fields = set(body.get("fields") or ())
+        unknown = fields - set(EXTRA_FIELDS)
+        if unknown:
+            raise scf_error(422, "fields", f"unknown: {sorted(unknown)}")
+        with state.lock:
+            state.extra_fields = fields
+        return jsonify({"fields": sorted(fields)})
+
+    @bp.post("/request_types/<int:request_type_id>/questions/<key>")
+    def change_question(request_type_id: int, key: str) -> Response:
+        """``{"question": ".."}`` renames a question, ``{"question": null}``
+        removes it; issues answered before keep the text they were answered under."""
+        body = request.get_json(silent=True) or {}
+        state.rename_question(request_type_id, key, body.get("question"))
+        request_type = state.request_types[request_type_id]
+        return jsonify(state.request_type_json(request_type, _api_root()))
+
+    @bp.post("/request_types/<int:request_type_id>/private")
+    def mark_request_type_private(request_type_id: int) -> Response:
+        """``{"private": true}``: the category's issues are private from now on."""
+        body = request.get_json(silent=True) or {}
+        state.set_request_type_private(request_type_id, body.get("private") is True)
+        return jsonify({"id": request_type_id, "private": body.get("private") is True})
+
     @bp.post("/webhook")
     def configure_webhook() -> Response:
         body = request.get_json(silent=True) or {}
@@ -339,4 +433,5 @@ def create_seeclickfix_app(state: SeeClickFixState) -> Flask:
     app = create_simulator_app(__name__, state)
     app.register_blueprint(_api_blueprint(state))
     app.register_blueprint(_control_blueprint(state))
+    app.register_blueprint(_files_blueprint(state))
     return app

@@ -4,6 +4,12 @@ Validation raises :class:`~simulators.server.SimulatedError` carrying the
 CRM's own 422/404 bodies, so the HTTP layer and the ``/_sim/`` resident
 endpoints share one set of rules. Times are whole seconds in the
 organization's time zone, rendered ISO 8601 with an explicit offset.
+
+The JSON is the documented shape (vendor-apis.md §6): comments carry no
+``id``, answers in issue details are ``{question, answer}`` without the key,
+a photo-less issue's media is the ``default_image.png`` placeholder. Fields
+a server might add beyond it (comment ids, answer keys) are served only when
+a test asks for them (``extra_fields``), to prove clients still take them.
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ FIRST_ISSUE_ID = 14_100_001
 FIRST_COMMENT_ID = 52_000_001
 FIRST_PERSON_ID = 800_001
 OFFICIAL_ID = 700_001
+# What SeeClickFix shows for a missing photo (documented, vendor-apis.md §6).
+PLACEHOLDER_IMAGE = "http://seeclickfix.com/files/default_image.png"
+DEFAULT_AVATAR = "http://seeclickfix.com/files/default_avatar.png"
+# Undocumented fields a test may switch on (``/_sim/extra_fields``).
+EXTRA_FIELDS = ("comment_ids", "question_keys")
 
 
 def scf_error(status: int, field_name: str, message: str) -> SimulatedError:
@@ -55,7 +66,8 @@ class Person:
         return {"id": self.id, "name": self.name, "email": self.email, "role": self.role}
 
     def commenter_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "role": self.role}
+        avatar = {"full": DEFAULT_AVATAR, "square_100x100": DEFAULT_AVATAR}
+        return {"id": self.id, "name": self.name, "role": self.role, "avatar": avatar}
 
 
 @dataclass
@@ -86,6 +98,9 @@ class RequestType:
     id: int
     title: str
     questions: list[Question] = field(default_factory=list)
+    # An admin marked the request category Private (seed 003): its issues are
+    # created with ``private_visibility`` true, whoever reports them.
+    private: bool = False
 
 
 @dataclass
@@ -111,8 +126,13 @@ class Issue:
     created_at: datetime
     updated_at: datetime
     answers: dict[str, str] = field(default_factory=dict)
+    # Each answered question's text when it was answered: the issue keeps it
+    # when an admin later renames or removes the question.
+    question_texts: dict[str, str] = field(default_factory=dict)
     image_url: str | None = None
     private_visibility: bool = False
+    # Created through the API while moderation was on: invisible until approved.
+    held: bool = False
     acknowledged_at: datetime | None = None
     closed_at: datetime | None = None
     reopened_at: datetime | None = None
@@ -120,12 +140,12 @@ class Issue:
 
 
 def media_json(image_url: str | None) -> dict[str, Any]:
-    if not image_url:
+    if not image_url:  # documented: no photo is a null image and the placeholder
         return {
             "image_full": None,
             "image_square_100x100": None,
             "video_url": None,
-            "representative_image_url": None,
+            "representative_image_url": PLACEHOLDER_IMAGE,
         }
     folder, _, name = image_url.rpartition("/")
     return {
@@ -206,7 +226,10 @@ class SeeClickFixState(SimulatorState):
         self._initial_webhook = (webhook_url, webhook_secret)
         self.webhooks = WebhookSender()
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.official = Person(OFFICIAL_ID, official_name or organization_name, None, official_role)
+        # The user the API token belongs to (Crosswalk's integration user).
+        self._first_official = Person(
+            OFFICIAL_ID, official_name or organization_name, None, official_role
+        )
         self.reset()
 
     # -- store -------------------------------------------------------------
@@ -223,6 +246,13 @@ class SeeClickFixState(SimulatorState):
         # updated once, right after it was served.
         self.update_listed_issues = False
         self._updated_by_listing: set[int] = set()
+        self.official = self._first_official
+        # ``/_sim/moderation``: the next N issues created through the API are held.
+        self.moderate_next = 0
+        self.extra_fields: set[str] = set()
+        # Files uploaded with comments, by path under ``/files/``: (bytes, content type).
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self._next_file_id = 1
 
     def close(self) -> None:
         self.webhooks.close()
@@ -255,12 +285,73 @@ class SeeClickFixState(SimulatorState):
                 self._residents[key] = person
             return person
 
-    def get_issue(self, issue_id: int) -> Issue:
+    def get_issue(self, issue_id: int, *, public_api: bool = False) -> Issue:
+        """The issue; 404 while held for moderation, and through the public
+        (not organization-scoped) API when it is private (documented: only the
+        organization API returns private issues)."""
         with self.lock:
             issue = self.issues.get(issue_id)
-        if issue is None:
+        if issue is None or issue.held or (public_api and issue.private_visibility):
             raise not_found()
         return issue
+
+    def rename_official(self, name: str) -> Person:
+        """An admin renames the token's user: its comments show the new name
+        (a commenter is a user, shown as it is now), its id stays."""
+        with self.lock:
+            renamed = Person(self.official.id, name, self.official.email, self.official.role)
+            for issue in self.issues.values():
+                if issue.reporter.id == renamed.id:
+                    issue.reporter = renamed
+                for comment in issue.comments:
+                    if comment.commenter.id == renamed.id:
+                        comment.commenter = renamed
+            self.official = renamed
+        return renamed
+
+    def approve_held(self) -> list[Issue]:
+        """A moderator lets every held issue through: each appears, updated now."""
+        with self.lock:
+            held = [issue for issue in self.issues.values() if issue.held]
+            for issue in held:
+                issue.held = False
+                issue.updated_at = max(issue.updated_at, self.now())
+        return held
+
+    def take_moderation(self) -> bool:
+        """Whether the next API-created issue is held (counts it down)."""
+        with self.lock:
+            if self.moderate_next <= 0:
+                return False
+            self.moderate_next -= 1
+            return True
+
+    def store_file(self, name: str, content: bytes, content_type: str) -> str:
+        """Keep an uploaded file; returns its path under ``/files/``."""
+        with self.lock:
+            path = f"comment_images/{self._next_file_id}-{name}"
+            self._next_file_id += 1
+            self.files[path] = (content, content_type)
+        return path
+
+    def set_request_type_private(self, request_type_id: int, private: bool) -> None:
+        """An admin marks a request category Private (or public again): issues
+        created in it afterwards are private."""
+        with self.lock:
+            self._valid_request_type(request_type_id).private = bool(private)
+
+    def rename_question(self, request_type_id: int, key: str, text: str | None) -> None:
+        """An admin renames a question (``text``) or removes it (None). Issues
+        answered before keep the text they were answered under."""
+        with self.lock:
+            request_type = self._valid_request_type(request_type_id)
+            question = next((q for q in request_type.questions if q.primary_key == key), None)
+            if question is None:
+                raise not_found()
+            if text is None:
+                request_type.questions.remove(question)
+            else:
+                question.question = text
 
     def create_issue(
         self,
@@ -277,14 +368,19 @@ class SeeClickFixState(SimulatorState):
         private_visibility: bool = False,
         created_at: datetime | None = None,
         require_answers: bool = True,
+        held: bool = False,
     ) -> Issue:
         """Validate like the CRM does (422 bodies) and store a new Open issue.
 
-        ``require_answers=False`` skips required-question checks (select values are
-        still checked), so tests can report issues without knowing every question.
+        ``require_answers=False`` skips the checks of the API's required fields
+        (``address``, ``answers``, required questions; select values are still
+        checked), so tests can report issues without knowing every question.
+        ``held``: created while moderation was on, invisible until approved.
         """
         request_type = self._valid_request_type(request_type_id)
         point = self._valid_point(lat, lng)
+        if require_answers and not (isinstance(address, str) and address.strip()):
+            raise scf_error(422, "address", "Address can't be blank")  # documented
         clean_answers = self._valid_answers(request_type, answers or {}, require_answers)
         with self.lock:
             when = created_at or self.now()
@@ -301,8 +397,14 @@ class SeeClickFixState(SimulatorState):
                 created_at=when,
                 updated_at=when,
                 answers=clean_answers,
+                question_texts={
+                    q.primary_key: q.question
+                    for q in request_type.questions
+                    if q.primary_key in clean_answers
+                },
                 image_url=image_url,
-                private_visibility=bool(private_visibility),
+                private_visibility=bool(private_visibility) or request_type.private,
+                held=held,
             )
             self._next_issue_id += 1
             self.issues[issue.id] = issue
@@ -375,7 +477,9 @@ class SeeClickFixState(SimulatorState):
 
     def find_issues(self, query: IssueQuery) -> list[Issue]:
         with self.lock:
-            return [issue for issue in self.issues.values() if query.matches(issue)]
+            return [
+                issue for issue in self.issues.values() if not issue.held and query.matches(issue)
+            ]
 
     def _set_status(self, issue: Issue, status: str, when: datetime) -> None:
         if status == "Acknowledged" and issue.status == "Open":
@@ -436,14 +540,31 @@ class SeeClickFixState(SimulatorState):
         }
 
     def comment_json(self, comment: Comment) -> dict[str, Any]:
-        return {
-            "id": comment.id,
+        """The documented comment object: no ``id`` (unless a test asks for one)."""
+        data: dict[str, Any] = {
             "comment": comment.comment,
-            "created_at": self.format_time(comment.created_at),
-            "updated_at": self.format_time(comment.created_at),
             "commenter": comment.commenter.commenter_json(),
             "media": media_json(comment.image_url),
+            "flag_url": f"{self.public_url}{API_PREFIX}/comments/{comment.id}/flag",
+            "created_at": self.format_time(comment.created_at),
+            "updated_at": self.format_time(comment.created_at),
         }
+        if "comment_ids" in self.extra_fields:
+            data = {"id": comment.id, **data}
+        return data
+
+    def questions_json(self, issue: Issue) -> list[dict[str, Any]]:
+        """The documented ``questions`` of issue details: ``{question, answer}``,
+        under the text each was answered with (no key unless a test asks)."""
+        keyed = "question_keys" in self.extra_fields
+        return [
+            {
+                "question": issue.question_texts.get(key, key),
+                "answer": answer,
+                **({"primary_key": key} if keyed else {}),
+            }
+            for key, answer in issue.answers.items()
+        ]
 
     def issue_json(self, issue: Issue, api_root: str, *, details: bool = False) -> dict[str, Any]:
         request_type = self.request_types[issue.request_type_id]
@@ -473,15 +594,7 @@ class SeeClickFixState(SimulatorState):
         }
         if details:
             data["comments"] = [self.comment_json(c) for c in issue.comments]
-            data["questions"] = [
-                {
-                    "question": q.question,
-                    "answer": issue.answers[q.primary_key],
-                    "primary_key": q.primary_key,
-                }
-                for q in request_type.questions
-                if q.primary_key in issue.answers
-            ]
+            data["questions"] = self.questions_json(issue)
             data["assignee"] = None
             data["integrations"] = []
         return data

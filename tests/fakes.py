@@ -29,7 +29,7 @@ from integrations.base import (
     RemoteRecord,
     RemoteRequest,
 )
-from integrations.seeclickfix import CrmIssue, parse_issue
+from integrations.seeclickfix import CrmIssue, IssueCreated, parse_issue
 from integrations.seeclickfix.client import (
     MAX_LIST_REQUESTS,
     IssuePage,
@@ -38,6 +38,9 @@ from integrations.seeclickfix.client import (
     wire_time,
 )
 from integrations.settings import FEATURE_SWITCHES, IntegrationSettings
+
+# What SeeClickFix shows as a photo-less issue's (or comment's) picture.
+PLACEHOLDER_IMAGE = "http://seeclickfix.com/files/default_image.png"
 
 
 class Faults:
@@ -225,7 +228,12 @@ class FakeConnector(Connector):
 # ------------------------------------------------------------------------ CRM
 class FakeCrm(Faults):
     """The SeeClickFix client's methods the engine calls, on issues in memory
-    (raw API JSON, parsed by the real parser)."""
+    (raw API JSON in the documented shapes, parsed by the real parser):
+    comments without ``id`` (``comment_ids = True`` adds them, as some server
+    might), commenters with their ``id``, the placeholder as a photo-less
+    issue's media, writes answered with the documented reply."""
+
+    OFFICIAL_ID = 700001  # the user the token belongs to (Crosswalk)
 
     def __init__(self, integration_user: str = "City of New Haven") -> None:
         super().__init__()
@@ -234,6 +242,15 @@ class FakeCrm(Faults):
         self.request_types: dict[int, dict[str, Any]] = {}
         self._ids = itertools.count(5001)
         self._comment_ids = itertools.count(90001)
+        self.comment_ids = False
+        self._people: dict[str, int] = {}
+        self._person_ids = itertools.count(800001)
+        # Creates held for moderation: the next ``moderate_next`` creates answer
+        # 202 and stay out of sight (``held``) until ``approve_held``.
+        self.moderate_next = 0
+        # Request types an admin marked Private: their issues are private.
+        self.private_request_types: set[int] = set()
+        self.held: dict[int, dict[str, Any]] = {}
         # The CRM's clock starts an hour before ours (whole seconds, as the CRM
         # writes them): never in our future, which the engine would distrust.
         self._clock = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -267,10 +284,12 @@ class FakeCrm(Faults):
             "address": "165 Church St, New Haven",
             "request_type": {"id": request_type_id, "title": f"Type {request_type_id}"},
             "reporter": {"name": "Ada Resident", "email": "ada@example.com"},
+            "media": {"image_full": None, "representative_image_url": PLACEHOLDER_IMAGE},
             "created_at": now,
             "updated_at": now,
             "comments": [],
             "questions": [],
+            "private_visibility": request_type_id in self.private_request_types,
             **fields,
         }
         return issue_id
@@ -299,19 +318,43 @@ class FakeCrm(Faults):
         self.issues[issue_id]["reopened_at"] = self.issues[issue_id]["updated_at"]
 
     def resident_comment(self, issue_id: int, text: str, name: str = "Ada Resident") -> None:
-        self._comment(issue_id, text, name)
+        self._comment(issue_id, text, self._person(name))
 
-    def _comment(self, issue_id: int, text: str, name: str) -> None:
+    def rename_integration_user(self, name: str) -> None:
+        """An admin renames the token's user: its comments show the new name
+        (a commenter is a user, shown as it is now), its id stays."""
+        self.integration_user = name
+        for issue in self.issues.values():
+            for comment in issue["comments"]:
+                if comment["commenter"]["id"] == self.OFFICIAL_ID:
+                    comment["commenter"]["name"] = name
+
+    def _official(self) -> dict[str, Any]:
+        return {"id": self.OFFICIAL_ID, "name": self.integration_user, "role": "Verified Official"}
+
+    def _person(self, name: str) -> dict[str, Any]:
+        person_id = self._people.setdefault(name, next(self._person_ids))
+        return {"id": person_id, "name": name, "role": "Registered User"}
+
+    def _comment(
+        self, issue_id: int, text: str, commenter: dict[str, Any], image_url: str | None = None
+    ) -> dict[str, Any]:
+        """Add a comment in the documented shape; return the documented reply."""
         issue = self.issues[issue_id]
-        issue["comments"].append(
-            {
-                "id": next(self._comment_ids),
-                "comment": text,
-                "commenter": {"name": name},
-                "created_at": self.tick(),
-            }
-        )
+        when = self.tick()
+        media = {"image_full": image_url, "representative_image_url": PLACEHOLDER_IMAGE}
+        comment: dict[str, Any] = {
+            "comment": text,
+            "commenter": dict(commenter),
+            "media": media,
+            "created_at": when,
+            "updated_at": when,
+        }
+        if self.comment_ids:
+            comment = {"id": next(self._comment_ids), **comment}
+        issue["comments"].append(comment)
         issue["updated_at"] = self.tick()
+        return {"moderated": False, "comment": text, "commenter": dict(commenter), "media": media}
 
     def parsed(self, issue_id: int) -> CrmIssue:
         return parse_issue(self.issues[issue_id])
@@ -381,40 +424,61 @@ class FakeCrm(Faults):
             {"id": request_type_id, "title": f"Type {request_type_id}", "questions": []},
         )
 
-    def create_issue(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def create_issue(self, fields: dict[str, Any]) -> IssueCreated:
+        """Created (the new issue as the body), or held for moderation (202:
+        no id; the issue appears on ``approve_held``)."""
         self.called("create_issue", fields)
+        answers = fields.get("answers") or {}
         issue_id = self.add_issue(
             request_type_id=fields["request_type_id"],
             lat=fields.get("lat"),
             lng=fields.get("lng"),
             address=fields.get("address"),
+            description=answers.get("description") or "",
+            reporter=self._official(),
         )
-        return self.issues[issue_id]
+        self.answered("create_issue")
+        if self.moderate_next > 0:
+            self.moderate_next -= 1
+            self.held[issue_id] = self.issues.pop(issue_id)
+            return IssueCreated(None, {"metadata": {"moderated": True}}, moderated=True)
+        return IssueCreated(issue_id, dict(self.issues[issue_id]))
+
+    def approve_held(self) -> list[int]:
+        """A moderator lets the held issues through: they appear, updated now."""
+        approved = sorted(self.held)
+        for issue_id in approved:
+            self.issues[issue_id] = self.held.pop(issue_id)
+            self.issues[issue_id]["updated_at"] = self.tick()
+        return approved
 
     def acknowledge(self, issue_id: int, comment: str) -> dict[str, Any]:
         self.called("acknowledge", issue_id, comment)
-        self._transition(issue_id, "Acknowledged", comment)
+        reply = self._transition(issue_id, "Acknowledged", comment)
         self.answered("acknowledge")
-        return {}
+        return reply
 
     def close(self, issue_id: int, comment: str) -> dict[str, Any]:
         self.called("close", issue_id, comment)
-        self._transition(issue_id, "Closed", comment)
+        reply = self._transition(issue_id, "Closed", comment)
         self.answered("close")
-        return {}
+        return reply
 
-    def add_comment(self, issue_id: int, comment: str) -> dict[str, Any]:
+    def add_comment(
+        self, issue_id: int, comment: str, image: Photo | None = None
+    ) -> dict[str, Any]:
         self.called("add_comment", issue_id, comment)
-        self._comment(issue_id, comment, self.integration_user)
+        image_url = f"https://crm.test/files/comment_images/{image.filename}" if image else None
+        reply = self._comment(issue_id, comment, self._official(), image_url)
         self.answered("add_comment")
-        return {}
+        return reply
 
     def _transition(self, issue_id: int, status: str, comment: str) -> dict[str, Any]:
-        self._comment(issue_id, comment, self.integration_user)
+        reply = self._comment(issue_id, comment, self._official())
         self.update(issue_id, status=status)
         if status == "Closed":
             self.issues[issue_id]["closed_at"] = self.issues[issue_id]["updated_at"]
-        return {}
+        return {**reply, "issue": {"status": status}}
 
 
 class FakeGeocoder(Faults):

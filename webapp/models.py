@@ -133,6 +133,9 @@ class Issue(db.Model):
     reporter_email: Mapped[str | None] = mapped_column(String(300))
     image_url: Mapped[str | None] = mapped_column(Text)
     html_url: Mapped[str | None] = mapped_column(Text)
+    # The CRM's ``private_visibility``: the public cannot see the issue (its
+    # request type is private). None: the CRM did not say.
+    private: Mapped[bool | None]
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     crm_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     crm_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

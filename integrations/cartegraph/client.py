@@ -9,7 +9,8 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -26,6 +27,14 @@ DEFAULT_LIMIT = 1000
 # limit): a server that never ends its listing fails the job with a reason in
 # seconds, instead of paging until the job's timeout kills it unexplained.
 MAX_PAGES = 1000
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What a ``limit=1`` read found: the record (if any) and ``totalCount``."""
+
+    records: list[dict[str, Any]]
+    total: int | None
 
 
 class CartegraphClient:
@@ -72,19 +81,29 @@ class CartegraphClient:
         total = metadata.get("totalCount") if isinstance(metadata, Mapping) else None
         return total if isinstance(total, int) and not isinstance(total, bool) else None
 
-    def query(
-        self, class_name: str, filter_expr: str | None = None, *, limit: int = DEFAULT_LIMIT
-    ) -> list[dict[str, Any]]:
-        """Every record of ``class_name`` matching ``filter_expr`` (all when None),
-        following offset paging until ``totalCount``, for at most ``MAX_PAGES``."""
-        found: list[dict[str, Any]] = []
+    def pages(
+        self,
+        path: str,
+        class_name: str,
+        filter_expr: str | None = None,
+        *,
+        sort: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The pages of a listing at ``path`` (``classes/{Class}`` or a child
+        path ``classes/{Class}/{Oid}/{Child}``) whose envelope holds
+        ``class_name``, following ``offset`` until ``totalCount``, for at most
+        ``MAX_PAGES``. A caller that has read enough simply stops iterating."""
         previous: list[dict[str, Any]] | None = None
+        total: int | None = None
         for number in range(MAX_PAGES):
             offset = number * limit
             params: dict[str, Any] = {"limit": limit, "offset": offset}
             if filter_expr:
                 params["filter"] = filter_expr
-            body = self.http.get(f"classes/{class_name}", params=params)
+            if sort:
+                params["sort"] = sort
+            body = self.http.get(path, params=params)
             page = self.records(body, class_name)
             total = self.total_count(body)
             if page and page == previous:
@@ -93,15 +112,57 @@ class CartegraphClient:
                     "the server ignores the offset, so the listing would never end",
                     system=SYSTEM,
                 )
-            found.extend(page)
+            yield page
             if not page or total is None or offset + limit >= total:
-                return found
+                return
             previous = page
         raise PagingLimitError(
             f"{class_name}: still more records after {MAX_PAGES} pages of {limit} "
             f"(totalCount {total}): stopped; the server does not end its listing",
             system=SYSTEM,
         )
+
+    def query(
+        self,
+        class_name: str,
+        filter_expr: str | None = None,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        sort: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every record of ``class_name`` matching ``filter_expr`` (all when None)."""
+        pages = self.pages(f"classes/{class_name}", class_name, filter_expr, sort=sort, limit=limit)
+        return [record for page in pages for record in page]
+
+    def children(
+        self, class_name: str, oid: str | int, child_class: str, *, limit: int = DEFAULT_LIMIT
+    ) -> list[dict[str, Any]]:
+        """Every record of ``child_class`` under one record, at the documented
+        child path ``classes/{Class}/{Oid}/{ChildClass}``."""
+        path = f"classes/{class_name}/{oid}/{child_class}"
+        return [record for page in self.pages(path, child_class, limit=limit) for record in page]
+
+    def sample(
+        self,
+        path: str,
+        class_name: str,
+        *,
+        fields: Sequence[str] = (),
+        filter_expr: str | None = None,
+        sort: str | None = None,
+    ) -> Sample:
+        """One record of a listing (``limit=1``), asking for ``fields`` by name,
+        with ``filter_expr`` and ``sort``: the preflight's probe of the names an
+        agency configured. Reads only."""
+        params: dict[str, Any] = {"limit": 1, "offset": 0}
+        if fields:
+            params["fields"] = ",".join(dict.fromkeys(fields))
+        if filter_expr:
+            params["filter"] = filter_expr
+        if sort:
+            params["sort"] = sort
+        body = self.http.get(path, params=params)
+        return Sample(self.records(body, class_name), self.total_count(body))
 
     def create(self, class_name: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Create records; return those the reply shows with their ``Oid``.

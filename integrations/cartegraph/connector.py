@@ -16,6 +16,7 @@ import requests
 
 from ..base import (
     REQUESTER_KEYS,
+    Check,
     Connector,
     NoteOut,
     OutboundRequest,
@@ -34,7 +35,13 @@ from ..errors import PermanentError, TransientError
 from ..http import VendorHTTP
 from . import filter_syntax as fs
 from .client import SYSTEM, CartegraphClient
+from .dates import ENTRY_DATE_FIELD, entry_time
+from .preflight import CartegraphPreflight
 from .settings import CartegraphSettings
+
+# Requests read per page by the importer: a run usually finds a handful of new
+# ones, so the first page of the newest ones is usually the only one.
+IMPORT_PAGE_SIZE = 100
 
 
 class CartegraphConnector(Connector):
@@ -140,7 +147,10 @@ class CartegraphConnector(Connector):
         return found[0] if found else None
 
     def ensure_requester(self, requester: Requester) -> str:
-        """Find the requester by email, else create one; return its reference."""
+        """What RequesterField carries: the fixed value (``requester.mode:
+        fixed``), else the requester found by email or created."""
+        if self.settings.requester.mode == "fixed":
+            return self.settings.requester.fixed_value
         class_name = self.settings.requester_class
         if class_name is None:
             return requester.email or requester.display_name or "SeeClickFix User"
@@ -201,30 +211,48 @@ class CartegraphConnector(Connector):
 
     # -- importer ---------------------------------------------------------
     def fetch_new_requests(self, since: datetime) -> list[RemoteRequest]:
-        """Requests with an entry date after ``since`` and no external id (ours
-        carry the CRM issue id), oldest first."""
-        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        expr = (
-            f"({fs.field_ref('EntryDateField')} is greater than {fs.literal(stamp)})"
-            f" AND ({fs.field_ref(self.settings.external_id_field)} is null)"
+        """Requests entered after ``since`` and without an external id (ours
+        carry the CRM issue id), oldest first.
+
+        Only documented query features: no public example filters with ``is
+        greater than`` or ``is null``, so the requests are read newest first
+        with the documented sort (``EntryDateField:dsc``) until a page reaches
+        one entered at or before ``since``, and ours are skipped here."""
+        found: dict[str, RemoteRequest] = {}
+        after = since.astimezone(UTC)
+        pages = self.client.pages(
+            f"classes/{self.request_class}",
+            self.request_class,
+            sort=f"{ENTRY_DATE_FIELD}:dsc",
+            limit=IMPORT_PAGE_SIZE,
         )
-        found = []
-        for raw in self._requests(expr):
-            if raw.get(self.settings.external_id_field) not in (None, ""):
-                continue
-            found.append(
-                RemoteRequest(
-                    record=self.to_record(raw),
-                    category_remote_id=raw.get("IssueField") or None,
-                    lat=_number(raw.get("lat")),
-                    lng=_number(raw.get("long")),
-                    address=raw.get("LocationDescriptionField") or None,
-                    description=str(raw.get("DescriptionField") or ""),
-                    entered_at=raw.get("EntryDateField"),
-                )
-            )
-        found.sort(key=lambda r: (str(r.entered_at or ""), _sort_key(r.record.remote_id)))
-        return found
+        for page in pages:
+            reached_since = False
+            for raw in page:
+                entered = entry_time(raw.get(ENTRY_DATE_FIELD))
+                if entered is None:
+                    continue  # no entry date: nothing says it is new
+                if entered <= after:
+                    reached_since = True
+                elif raw.get(self.settings.external_id_field) in (None, ""):
+                    candidate = self._candidate(raw)
+                    found[candidate.record.remote_id] = candidate  # a page shift may repeat one
+            if reached_since:
+                break
+        return sorted(
+            found.values(), key=lambda r: (str(r.entered_at or ""), _sort_key(r.record.remote_id))
+        )
+
+    def _candidate(self, raw: Mapping[str, Any]) -> RemoteRequest:
+        return RemoteRequest(
+            record=self.to_record(raw),
+            category_remote_id=raw.get("IssueField") or None,
+            lat=_number(raw.get("lat")),
+            lng=_number(raw.get("long")),
+            address=raw.get("LocationDescriptionField") or None,
+            description=str(raw.get("DescriptionField") or ""),
+            entered_at=raw.get(ENTRY_DATE_FIELD),
+        )
 
     def set_external_id(self, remote_id: str, crm_issue_id: int) -> None:
         self._update(remote_id, {self.settings.external_id_field: str(crm_issue_id)})
@@ -274,34 +302,61 @@ class CartegraphConnector(Connector):
             self._update(remote_id, changes)
 
     def fetch_comments(self, remote_ids: Sequence[str]) -> dict[str, list[RemoteComment]]:
-        """Comments of a batch of requests in one filtered query on the comment class."""
-        s = self.settings
+        """Comments of these requests: one read of the documented child path per
+        request (``comment_query: per_request``), or one filtered query on the
+        comment class for the whole batch (``batch``)."""
         if not remote_ids:
             return {}
-        raw = self.client.query(
-            s.comment_class, fs.is_in(s.comment_parent_field, remote_id_values(remote_ids))
-        )
-        found: dict[str, list[RemoteComment]] = {str(i): [] for i in remote_ids}
-        for record in sorted(raw, key=lambda r: _sort_key(r.get("Oid"))):
-            parent = str(record.get(s.comment_parent_field))
-            body = record.get(s.comment_text_field)
-            if parent not in found or not isinstance(body, str) or not body.strip():
-                continue
-            found[parent].append(self._comment(parent, record, body))
+        if self.settings.comment_query == "batch":
+            return self._comments_in_one_query(remote_ids)
+        found: dict[str, list[RemoteComment]] = {}
+        for remote_id in remote_ids:
+            raw = self.client.children(
+                self.request_class, remote_id_value(remote_id), self.settings.comment_child_class
+            )
+            found[str(remote_id)] = self._comments_of(str(remote_id), raw)
         return found
+
+    def _comments_in_one_query(self, remote_ids: Sequence[str]) -> dict[str, list[RemoteComment]]:
+        s = self.settings
+        raw = self.client.query(
+            s.comment_child_class,
+            fs.is_in(s.comment_parent_field, remote_id_values(remote_ids)),
+        )
+        by_parent: dict[str, list[dict[str, Any]]] = {str(i): [] for i in remote_ids}
+        for record in raw:
+            parent = str(record.get(s.comment_parent_field))
+            if parent in by_parent:
+                by_parent[parent].append(record)
+        return {parent: self._comments_of(parent, rows) for parent, rows in by_parent.items()}
+
+    def _comments_of(self, parent: str, raw: Sequence[Mapping[str, Any]]) -> list[RemoteComment]:
+        """The readable comments of one request, oldest first."""
+        comments = []
+        for record in sorted(raw, key=lambda r: _sort_key(r.get("Oid"))):
+            body = record.get(self.settings.comment_text_field)
+            if isinstance(body, str) and body.strip():
+                comments.append(self._comment(parent, record, body))
+        return comments
 
     def _comment(self, parent: str, record: Mapping[str, Any], body: str) -> RemoteComment:
         s = self.settings
         author = record.get(s.comment_author_field) if s.comment_author_field else None
         date = record.get(s.comment_date_field) if s.comment_date_field else None
         return RemoteComment(
-            key=f"{s.comment_class}:{record.get('Oid')}",
+            key=f"{s.comment_child_class}:{record.get('Oid')}",
             remote_id=parent,
             body=body.strip(),
             public=_truthy(record.get(s.comment_public_field)),
             author=str(author) if author else None,
             created_at=str(date) if date else None,
         )
+
+    # -- preflight --------------------------------------------------------------
+    def preflight(self) -> list[Check]:
+        """Every configured class, field and filter column read once against
+        the live server (``limit=1``; see ``preflight.py``). Never writes."""
+        return CartegraphPreflight(self.settings, self.client).run()
 
     # -- categories -----------------------------------------------------------
     def fetch_categories(self) -> list[RemoteCategory]:

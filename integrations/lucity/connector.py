@@ -259,7 +259,7 @@ class LucityConnector(Connector):
                 RemoteComment(
                     key=f"document:{row.get('AutoNumber')}",
                     remote_id=remote_id,
-                    body=str(row.get("Description") or "A photo was added.") + f" {url}",
+                    body=str(row.get("Description") or "A photo was added."),
                     public=bool(row.get(self.settings.public_property)),
                     author=row.get("RecordedBy"),
                     image_url=url,
@@ -291,9 +291,7 @@ class LucityWorkRequestConnector(LucityConnector):
         requester = request.requester
         first, last = requestor_names(
             requester,
-            # Not yet an OutboundRequest field: the engine is to pass the CRM
-            # reporter's name (issue.reporter_name) as ``reporter_name``.
-            getattr(request, "reporter_name", None),
+            request.reporter_name,
             default_first=self.settings.requester_first_name,
             default_last=self.settings.requester_last_name,
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from ..base import Photo
 from ..errors import TransientError
 from ..http import VendorHTTP
 from .issues import CrmIssue, parse_issue, parse_time
@@ -31,6 +32,18 @@ class CrmListingError(TransientError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, system=SYSTEM)
+
+
+@dataclass(frozen=True)
+class IssueCreated:
+    """What ``POST /issues`` answered: ``201`` with the new issue (its id from
+    the body or the ``Location`` header), or ``202 {"metadata":{"moderated":true}}``:
+    held for moderation, no id yet (the issue appears when a moderator lets it
+    through)."""
+
+    id: int | None
+    body: dict[str, Any]
+    moderated: bool = False
 
 
 # -- one page of ``GET /organizations/{id}/issues`` --------------------------------
@@ -312,7 +325,10 @@ class SeeClickFixClient:
         return parse_issue_page(body, page)
 
     def get_issue(self, issue_id: int) -> CrmIssue:
-        return parse_issue(self.http.get(f"issues/{issue_id}", params={"details": "true"}))
+        """One issue with details, through the organization-scoped API: the only
+        one that returns private issues (vendor-apis.md §1, §6)."""
+        path = f"organizations/{self.organization_id}/issues/{issue_id}"
+        return parse_issue(self.http.get(path, params={"details": "true"}))
 
     def get_request_type(self, request_type_id: int) -> dict[str, Any]:
         """A request type with its secondary questions (``questions[]``)."""
@@ -323,21 +339,27 @@ class SeeClickFixClient:
         body["questions"] = questions if isinstance(questions, list) else []
         return body
 
-    def create_issue(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """``POST /issues``; the reply is the new issue (or its id via Location)."""
+    def create_issue(self, fields: dict[str, Any]) -> IssueCreated:
+        """``POST /issues``: created (201, the id in the body or ``Location``),
+        or held for moderation (202). A 422 raises ``PermanentError`` with the
+        CRM's field errors."""
         response = self.http.request("POST", "issues", json=fields, expect_json=False)
         body = self.http.decode_json(response, "POST", self.http.url("issues")) or {}
-        if isinstance(body, dict) and body.get("id") is None:
-            location = response.headers.get("Location", "")
-            tail = location.rstrip("/").rsplit("/", 1)[-1]
-            if tail.isdigit():
-                body["id"] = int(tail)
-        if not isinstance(body, dict) or body.get("id") is None:
+        if not isinstance(body, dict):
+            raise TransientError("the create reply is not a JSON object", system=SYSTEM)
+        if response.status_code == 202 or _moderated(body):
+            return IssueCreated(None, body, moderated=True)
+        issue_id = _created_id(body, response.headers.get("Location", ""))
+        if issue_id is None:
             raise TransientError(
                 "the created issue's id is in neither body nor Location", system=SYSTEM
             )
-        return body
+        return IssueCreated(issue_id, body)
 
+    # Every write below answers with the documented reply
+    # ``{"moderated":false,"comment":..,"commenter":{"id":..,"name":..},...}``,
+    # returned as it came: its ``commenter.id`` tells who Crosswalk is in the
+    # CRM (``webapp.sync.crm_identity.remember``).
     def _transition(self, issue_id: int, action: str, comment: str) -> dict[str, Any]:
         return self.http.post(f"issues/{issue_id}/{action}", json={"comment": comment}) or {}
 
@@ -350,5 +372,27 @@ class SeeClickFixClient:
     def reopen(self, issue_id: int, comment: str) -> dict[str, Any]:
         return self._transition(issue_id, "open", comment)
 
-    def add_comment(self, issue_id: int, comment: str) -> dict[str, Any]:
-        return self.http.post(f"issues/{issue_id}/comments", json={"comment": comment}) or {}
+    def add_comment(
+        self, issue_id: int, comment: str, image: Photo | None = None
+    ) -> dict[str, Any]:
+        """``POST /issues/{id}/comments``; with ``image``, as multipart/form-data
+        (the documented way to send images) with the file in the field ``image``."""
+        path = f"issues/{issue_id}/comments"
+        if image is None:
+            return self.http.post(path, json={"comment": comment}) or {}
+        upload = {"image": (image.filename, image.content, image.content_type)}
+        return self.http.post(path, data={"comment": comment}, files=upload) or {}
+
+
+def _moderated(body: dict[str, Any]) -> bool:
+    metadata = body.get("metadata")
+    return isinstance(metadata, dict) and metadata.get("moderated") is True
+
+
+def _created_id(body: dict[str, Any], location: str) -> int | None:
+    """The new issue's id: the body's, else the last segment of ``Location``."""
+    value = body.get("id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    tail = location.rstrip("/").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdecimal() else None

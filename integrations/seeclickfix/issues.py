@@ -6,10 +6,12 @@ webhook is refused with the same field names the poll would complain about.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..http import VendorFormatError
 
@@ -37,14 +39,52 @@ class IssueFormatError(VendorFormatError, ValueError):
         self.problem = problem
 
 
+# The path of the picture SeeClickFix shows for an issue (or comment) without
+# a photo (``media.representative_image_url``), on whichever host serves it.
+PLACEHOLDER_IMAGE_PATH = "/files/default_image.png"
+# A comment key made from a digest starts with a letter, so it can never equal
+# the key of a comment with an id (``str(id)``: digits only).
+DIGEST_KEY_PREFIX = "h"
+DIGEST_KEY_LENGTH = 24  # hex digits: 96 bits, plenty within one issue
+
+
 @dataclass(frozen=True)
 class CrmComment:
-    id: int
+    # The CRM's id: documented comment objects carry none, a server may send one.
+    id: int | None
     body: str
     author: str | None
     author_role: str | None
     created_at: datetime | None
     image_url: str | None
+    author_id: int | None = None  # ``commenter.id``: stable across display-name changes
+    # The comment's identity within its issue (``comment_key``): what ingest
+    # de-duplicates on and the marker of the note sent to the remote system.
+    key: str = ""
+
+
+def comment_key(
+    comment_id: int | None,
+    created_at: datetime | None,
+    author_id: int | None,
+    author: str | None,
+    body: str,
+) -> str:
+    """A comment's identity within its issue, from what the CRM documents.
+
+    ``str(id)`` when the CRM sends an id (the marker already written on remote
+    records for such comments). Otherwise a digest of when (in UTC, so the
+    same instant in another offset is the same comment), who (the commenter's
+    id, else their name) and what (the text): the documented comment objects
+    have no id. The commenter's id keeps the key stable when a display name
+    changes; an edited text is a new comment.
+    """
+    if comment_id is not None:
+        return str(comment_id)
+    when = created_at.astimezone(UTC).isoformat() if created_at is not None else ""
+    who = f"id:{author_id}" if author_id is not None else f"name:{author or ''}"
+    material = "\x1f".join((when, who, body)).encode("utf-8", "surrogatepass")
+    return DIGEST_KEY_PREFIX + hashlib.sha256(material).hexdigest()[:DIGEST_KEY_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -71,6 +111,7 @@ class CrmIssue:
     html_url: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    private: bool | None = None  # ``private_visibility``; None when not sent
     acknowledged_at: datetime | None = None
     closed_at: datetime | None = None
     reopened_at: datetime | None = None
@@ -80,6 +121,12 @@ class CrmIssue:
     # updated_at): ingest writes them on the issue's timeline as a warning.
     notes: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def _flag(data: dict[str, Any], name: str) -> bool | None:
+    """A documented boolean; None when absent or not a boolean."""
+    value = data.get(name)
+    return value if isinstance(value, bool) else None
 
 
 def parse_time(value: Any, field_name: str) -> datetime | None:
@@ -193,27 +240,50 @@ def _mapping(data: dict, key: str) -> dict:
     return value
 
 
+def is_placeholder(url: str) -> bool:
+    """SeeClickFix's "no photo" picture (``http://seeclickfix.com/files/default_image.png``),
+    recognised by its path on any host and scheme."""
+    return urlsplit(url.strip()).path.endswith(PLACEHOLDER_IMAGE_PATH)
+
+
 def image_of(media: dict) -> str | None:
+    """The photo's URL, or None when there is none.
+
+    Documented: a photo-less issue has ``image_full: null`` and a placeholder
+    as ``representative_image_url``. So a null ``image_full`` means no photo,
+    and the placeholder is never a photo; the other sizes are read only from
+    a server that leaves ``image_full`` out altogether."""
+    if "image_full" in media and media["image_full"] is None:
+        return None
     for key in ("image_full", "representative_image_url", "image_square_100x100"):
-        if isinstance(media.get(key), str) and media[key]:
-            return media[key]
+        value = media.get(key)
+        if isinstance(value, str) and value.strip() and not is_placeholder(value):
+            return value
     return None
 
 
 def parse_comment(data: Any, prefix: str = "comment.") -> CrmComment:
+    """One comment object; its ``id`` is optional (the documented objects have none)."""
     if not isinstance(data, dict):
         raise IssueFormatError(prefix.rstrip("."), "must be an object")
     commenter = data.get("commenter") or {}
     if not isinstance(commenter, dict):
         raise IssueFormatError(f"{prefix}commenter", "must be an object")
     media = data.get("media") or {}
+    comment_id = _id(data, "id", prefix=prefix)
+    body = _text(data, "comment", prefix) or ""
+    author = commenter.get("name") if isinstance(commenter.get("name"), str) else None
+    author_id = _id(commenter, "id", prefix=f"{prefix}commenter.")
+    created_at = parse_time(data.get("created_at"), f"{prefix}created_at")
     return CrmComment(
-        id=_id(data, "id", required=True, prefix=prefix),
-        body=_text(data, "comment", prefix) or "",
-        author=commenter.get("name") if isinstance(commenter.get("name"), str) else None,
+        id=comment_id,
+        body=body,
+        author=author,
         author_role=commenter.get("role") if isinstance(commenter.get("role"), str) else None,
-        created_at=parse_time(data.get("created_at"), f"{prefix}created_at"),
+        created_at=created_at,
         image_url=image_of(media) if isinstance(media, dict) else None,
+        author_id=author_id,
+        key=comment_key(comment_id, created_at, author_id, author, body),
     )
 
 
@@ -266,6 +336,7 @@ def parse_issue(data: Any) -> CrmIssue:
         reporter_email=_text(reporter, "email", "reporter."),
         image_url=image_of(_mapping(data, "media")),
         html_url=_text(data, "html_url"),
+        private=_flag(data, "private_visibility"),
         created_at=parse_time(data.get("created_at"), "created_at"),
         updated_at=updated_at,
         acknowledged_at=parse_time(data.get("acknowledged_at"), "acknowledged_at"),

@@ -55,7 +55,7 @@ def cg_records(*records: dict[str, Any], total: int | None = None) -> Reply:
         name: list(records)
         for name in (
             "cgRequestsClass",
-            "cgRequestsClass_cgCommentsClass",
+            "cgRequests_cgCommentsClass",
             "cgRequestIssuesClass",
             "cgRequestersClass",
         )
@@ -261,8 +261,42 @@ VENDOR_CASES: list[VendorCase] = [
     lucity(
         "comment import: AutoNumber text", "comments", auto("x"), VendorFormatError, "AutoNumber"
     ),
+    # -- Lucity: the problem-code lookup ([{CodeValue, TypeValue}]) -------------------------
+    # A row without a code fails the sync: skipped, it would disable the category.
     lucity(
-        "category sync: AutoNumber text", "categories", auto("x"), VendorFormatError, "AutoNumber"
+        "category sync: lookup row without CodeValue",
+        "categories",
+        lucity_rows({"TypeValue": "Water Main Break"}),
+        VendorFormatError,
+        "has no CodeValue",
+    ),
+    lucity(
+        "category sync: CodeValue a list",
+        "categories",
+        lucity_rows({"CodeValue": ["WB"], "TypeValue": "Water Main Break"}),
+        VendorFormatError,
+        "has no CodeValue",
+    ),
+    lucity(
+        "category sync: CodeValue blank",
+        "categories",
+        lucity_rows({"CodeValue": " ", "TypeValue": "Water Main Break"}),
+        VendorFormatError,
+        "has no CodeValue",
+    ),
+    lucity(
+        "category sync: lookup an object",
+        "categories",
+        Reply(json={"CodeValue": "WB", "TypeValue": "Water Main Break"}),
+        TransientError,
+        "expected a list of lookup rows, got dict",
+    ),
+    lucity(
+        "category sync: lookup rows not objects",
+        "categories",
+        lucity_rows("WB", "HYD"),
+        TransientError,
+        "expected a list of lookup rows",
     ),
     lucity(
         "create reply: AutoNumber text",
@@ -381,7 +415,12 @@ CRM_POLL_CASES: list[CrmIssueCase] = [
     CrmIssueCase("lng -181", {"lng": -181}, "lng"),
     CrmIssueCase("status unknown", {"status": "Pending"}, "status"),
     CrmIssueCase("questions an object", {"questions": {"a": 1}}, "questions"),
-    CrmIssueCase("comment without an id", {"comments": [{"comment": "hi"}]}, "comments[0].id"),
+    # (A comment without an id is the documented shape: accepted, not a case here.)
+    CrmIssueCase(
+        "commenter id text",
+        {"comments": [{"comment": "hi", "commenter": {"id": "x"}}]},
+        "comments[0].commenter.id",
+    ),
     CrmIssueCase(
         "closed_at past year 9999 in UTC", {"closed_at": "9999-12-31T23:00:00-05:00"}, "closed_at"
     ),

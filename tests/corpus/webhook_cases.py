@@ -451,11 +451,12 @@ WEBHOOK_CASES: list[WebhookCase] = [
     ),
     # -- comments carried on the issue ---------------------------------------------
     WebhookCase("comments an object", 400, field="issue.comments", body=issue(comments={})),
+    # (A comment without an id is the documented shape: accepted, not a case here.)
     WebhookCase(
-        "comment without an id",
+        "commenter id text",
         400,
-        field="issue.comments[0].id",
-        body=with_comments({"comment": "hi"}),
+        field="issue.comments[0].commenter.id",
+        body=with_comments({"comment": "hi", "commenter": {"id": "Ada"}}),
     ),
     WebhookCase(
         "comment id 2^31",
@@ -510,7 +511,10 @@ WEBHOOK_CASES: list[WebhookCase] = [
         body={**issue("comment.created"), "comment": "hi"},
     ),
     WebhookCase(
-        "comment.created without a comment id", 400, field="comment.id", body=commented(id=None)
+        "comment.created commenter id 2^31",
+        400,
+        field="comment.commenter.id",
+        body=commented(id=None, commenter={"id": MAX_INT + 1, "name": "Ada"}),
     ),
     WebhookCase(
         "comment.created comment id 2^31", 400, field="comment.id", body=commented(id=MAX_INT + 1)

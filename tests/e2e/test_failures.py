@@ -176,7 +176,7 @@ def test_poll_is_one_query_per_batch(app, sim):
     paths = sorted(c["path"].rsplit("/", 1)[-1] for c in calls)
     # Per batch: one filtered query for the records, one for any other request
     # carrying the batch's external ids (duplicates), one for their public comments.
-    assert paths == ["cgRequestsClass"] * 6 + ["cgRequestsClass_cgCommentsClass"] * 3
+    assert paths == ["cgRequestsClass"] * 6 + ["cgRequests_cgCommentsClass"] * 3
 
 
 def test_pushes_lost_with_redis_come_back_from_the_database(app, sim):

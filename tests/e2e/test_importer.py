@@ -57,7 +57,8 @@ def test_import_inside_the_boundary_skip_the_rest(app, sim):
     crm = sim.scf_issue(issue_id)
     assert crm["request_type"]["id"] == 123 and crm["status"] == "Acknowledged"
     assert (crm["lat"], crm["lng"]) == (INSIDE["lat"], INSIDE["long"])
-    assert crm["description"] == "Light out on the corner"
+    # The staff's text, then the marker that would link it had the CRM held it.
+    assert crm["description"] == f"Light out on the corner\n\n[public-works request {good['Oid']}]"
     records = {r["Oid"]: r for r in sim.cg_records()}
     assert records[good["Oid"]]["SeeClickFixIDField"] == str(issue_id)  # linked both ways
     assert records[ours["Oid"]]["SeeClickFixIDField"] == "999"
@@ -104,3 +105,40 @@ def test_no_boundary_no_import(app, sim):
         db.session.commit()
         with pytest.raises(importer.ImporterDisabledError, match="no agency boundary"):
             importer.import_requests(integration_id())
+
+
+def test_a_private_categorys_request_is_private_in_the_crm_and_the_console(app, client, sim):
+    """Seed 003: a private category's requests "cannot be viewed by members of
+    the public". SeeClickFix keeps privacy on the request category (its create
+    takes no visibility): the admin marks request type 123 Private there, and
+    the imported issue is private — read through the organization API, marked
+    in the console, and the Open311 service says its reports are private."""
+    from webapp.models import Category, Issue
+
+    sim.seeclickfix.mark_request_type_private(123)
+    with app.app_context():
+        category = db.session.execute(
+            db.select(Category).where(Category.crm_request_type_id == 123)
+        ).scalar_one()
+        category.private = True
+        db.session.commit()
+        service_code = category.remote_id
+    staff_request(sim)
+    with app.app_context():
+        assert importer.import_requests(integration_id()).imported == 1
+        issue = db.session.execute(db.select(Issue)).scalar_one()
+        assert issue.private is True
+        [event] = db.session.execute(
+            db.select(Event).where(Event.kind == "import_visibility")
+        ).scalars()
+        assert event.level == "info" and "created private" in event.detail
+        issue_id = issue.id
+    assert sim.scf_issue(issue_id)["private_visibility"] is True
+    assert sim.seeclickfix.public_issue(issue_id).status_code == 404  # the public can't see it
+
+    page = client.get(f"/issues/{issue_id}").get_data(as_text=True)
+    assert 'class="pill pill-private"' in page
+    listing = client.get("/issues").get_data(as_text=True)
+    assert 'class="pill pill-private"' in listing
+    services = {s["service_code"]: s for s in client.get("/open311/v2/services.json").get_json()}
+    assert "only agency staff can see them" in services[service_code]["description"]

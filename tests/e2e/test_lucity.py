@@ -87,6 +87,7 @@ def test_work_request_round_trip_with_projection(lucity_app, sim, photo_url):
         summary="Water in the street",
         description="Water bubbling up",
         image_url=photo_url,
+        reporter={"name": "Grace Brewster Hopper", "email": "grace@example.com"},
     )["id"]
     push(lucity_app)
     with lucity_app.app_context():
@@ -101,6 +102,8 @@ def test_work_request_round_trip_with_projection(lucity_app, sim, photo_url):
     assert record["User13"] == "SCF" and record["WorkOrderUser1"] == "165 Church St, New Haven"
     assert record["Comments"].startswith("Water bubbling up")
     assert record["Street"]  # from the ArcGIS-verified address
+    # The requester is the resident (the CRM reporter's name), not "SeeClickFix User".
+    assert (record["RequestorName1"], record["RequestorName2"]) == ("Grace Brewster", "Hopper")
     # The photo: downloaded from the CRM and uploaded through the documented
     # citizen media endpoint, multipart, in FileToUpload; no link in the create.
     [upload] = requests_sim.uploads(auto)
@@ -319,3 +322,33 @@ def test_unusable_srid_is_refused_at_load(sim, srid, reason):
     with pytest.raises(ConfigError, match=reason) as info:
         parse_agency_config(text, base_dir=BOUNDARIES)
     assert "integrations[0].srid" in str(info.value)
+
+
+def test_public_documents_reach_the_crm_as_images(lucity_app, sim, photo_url):
+    """A public Lucity document goes to SeeClickFix as an image (its documented
+    comment API takes a multipart ``image``); one Crosswalk cannot fetch goes as
+    a link in the text, and the comment is never held back for it."""
+    import requests
+
+    issue_id = sim.create_issue(request_type_id=123, summary="Water", description="Bubbling")["id"]
+    push(lucity_app)
+    with lucity_app.app_context():
+        auto = link_of(issue_id).remote_id
+    requests_sim = sim.lucity_requests
+    requests_sim.vendor_document(auto, photo_url, public=True, Description="After the repair")
+    gone = photo_url.replace("water.jpg", "gone.jpg")
+    requests_sim.vendor_document(auto, gone, public=True, Description="Before")
+    with lucity_app.app_context():
+        remote_poll.poll_integration(integration("water"))
+        remote_poll.poll_integration(integration("water"))  # nothing twice
+        warnings = [e.detail for e in db.session.execute(db.select(Event)).scalars()]
+
+    comments = sim.scf_issue(issue_id)["comments"]
+    [after] = [c for c in comments if c["comment"] == "After the repair"]
+    image = after["media"]["image_full"]
+    assert image and image != photo_url  # uploaded to the CRM, not linked
+    assert requests.get(image, timeout=5).content == JPEG
+    [before] = [c for c in comments if c["comment"].startswith("Before")]
+    assert before["comment"] == f"Before\n{gone}"
+    assert before["media"]["image_full"] is None
+    assert any("posted as a link" in w and "HTTP 404" in w for w in warnings)

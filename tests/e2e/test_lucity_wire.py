@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -202,13 +202,6 @@ def test_every_listing_names_its_order(requests_sim, connect):
 # -- the requester ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class WithReporter(OutboundRequest):
-    """What the engine is to pass: the CRM reporter's own name."""
-
-    reporter_name: str | None = None
-
-
 @pytest.mark.parametrize(
     "requester, reporter, expected",
     [
@@ -226,7 +219,7 @@ class WithReporter(OutboundRequest):
 )
 def test_the_requester_is_the_resident(requests_sim, connect, requester, reporter, expected):
     connector = connect()
-    request = WithReporter(**vars(report(705, requester=requester)), reporter_name=reporter)
+    request = replace(report(705, requester=requester), reporter_name=reporter)
     created = connector.create_request(request)
     record = requests_sim.record(created.remote_id)
     assert (record["RequestorName1"], record["RequestorName2"]) == expected
@@ -247,7 +240,7 @@ def test_public_documents_come_in_as_images(requests_sim, connect):
     documents = {c.image_url: c for c in connector.fetch_comments([remote_id])[remote_id]}
 
     after = documents["https://eam.example/after.jpg"]
-    assert after.public and after.body == "Fixed https://eam.example/after.jpg"
+    assert after.public and after.body == "Fixed"
     assert after.key.startswith("document:")
     # Not Publicly Available: listed as such, so the engine never imports it.
     assert not documents["https://eam.example/internal.jpg"].public

@@ -10,9 +10,18 @@ import pytest
 
 from integrations.errors import PermanentError, TransientError
 from tests.engine.conftest import load_agency
+from tests.support import events_of_kind
 from webapp.extensions import db
-from webapp.models import Event, ImportedRequest, Integration, SyncCursor, SyncLink, SyncState
-from webapp.sync import importer, push
+from webapp.models import (
+    Event,
+    ImportedRequest,
+    Integration,
+    Issue,
+    SyncCursor,
+    SyncLink,
+    SyncState,
+)
+from webapp.sync import crm_poll, importer, push
 
 INSIDE = {"lat": 41.3083, "lng": -72.9279}  # downtown New Haven
 OUTSIDE = {"lat": 40.7128, "lng": -74.0060}  # Manhattan
@@ -59,7 +68,11 @@ def test_a_request_inside_the_boundary_becomes_an_acknowledged_crm_issue(agency,
     assert (report.seen, report.imported) == (1, 1)
     [(_, (fields,))] = [c for c in crm.calls if c[0] == "create_issue"]
     assert (fields["request_type_id"], fields["lat"], fields["lng"]) == (122, 41.3083, -72.9279)
-    assert fields["answers"]["description"] == "Sinkhole by the curb"
+    # The resident-facing text, then the marker that links a moderated create later.
+    assert (
+        fields["answers"]["description"]
+        == f"Sinkhole by the curb\n\n[public-works request {remote_id}]"
+    )
     issue_id = next(iter(crm.issues))
     # Linked both ways: the remote request carries the CRM id, the link the remote id.
     assert ("set_external_id", (remote_id, issue_id)) in remote.calls
@@ -190,3 +203,174 @@ def test_the_importer_without_a_boundary_refuses_to_run(app, crm, remote):
     with pytest.raises(importer.ImporterDisabledError, match="no agency boundary"):
         run()
     assert remote.count("fetch_new_requests") == 0
+
+
+# -- held for moderation: a documented outcome, linked when the issue appears ---------
+def test_a_create_held_for_moderation_is_its_own_outcome_not_a_failure(agency, crm, remote):
+    remote_id = staff_entered(remote)
+    crm.moderate_next = 1
+
+    report = run()
+
+    assert (report.imported, report.moderated, report.failed) == (0, 1, [])
+    assert "1 held for moderation by the CRM" in report.summary()
+    outcome, reason = outcomes()[remote_id]
+    assert outcome == "moderated"
+    assert f"[public-works request {remote_id}]" in reason
+    [event] = events_of_kind("import_moderated")
+    assert event.level == "info" and f"request R-{remote_id}" in event.detail
+    assert db.session.execute(db.select(SyncLink)).first() is None
+    assert remote.records[remote_id]["ExternalId"] is None  # nothing to link yet
+
+
+def test_the_held_issue_is_linked_both_ways_exactly_once_when_it_appears(agency, crm, remote, app):
+    remote_id = staff_entered(remote)
+    crm.moderate_next = 1
+    run()
+    crm_poll.poll_crm()  # still held: nothing to see
+    assert db.session.execute(db.select(SyncLink)).first() is None
+    [issue_id] = crm.approve_held()
+
+    crm_poll.poll_crm()
+    app.task_queue.drain()  # the push: link back, acknowledge
+    crm_poll.poll_crm()  # read again, and again by the importer: nothing more
+    run()
+
+    link = db.session.execute(db.select(SyncLink)).scalar_one()
+    assert (link.issue_id, link.remote_id, link.origin) == (issue_id, remote_id, "remote")
+    assert link.state == SyncState.ACKNOWLEDGED
+    assert remote.records[remote_id]["ExternalId"] == str(issue_id)
+    assert remote.count("create_request") == 0  # the remote request existed: never created
+    assert crm.count("acknowledge") == 1 and crm.count("create_issue") == 1
+    assert outcomes()[remote_id] == ("imported", None)
+    assert db.session.get(ImportedRequest, 1).issue_id == issue_id
+    [imported] = events_of_kind("imported", issue_id)
+    assert "the CRM held it for moderation" in imported.detail
+
+
+def test_an_issue_whose_create_reply_was_lost_is_linked_when_it_appears(agency, crm, remote, app):
+    remote_id = staff_entered(remote)
+    crm.lose_reply("create_issue", TransientError("CRM timed out"))
+
+    assert run().failed  # recorded as failed: the CRM applied it all the same
+    crm_poll.poll_crm()
+    app.task_queue.drain()
+
+    link = db.session.execute(db.select(SyncLink)).scalar_one()
+    assert (link.remote_id, link.state) == (remote_id, SyncState.ACKNOWLEDGED)
+    assert outcomes()[remote_id] == ("imported", None)
+    assert remote.count("create_request") == 0
+
+
+def test_a_second_issue_carrying_a_linked_marker_is_never_sent_as_new(agency, crm, remote, app):
+    remote_id = staff_entered(remote)
+    run()
+    first = next(iter(crm.issues))
+    copy = crm.add_issue(description=crm.issues[first]["description"])
+
+    crm_poll.poll_crm()
+    app.task_queue.drain()
+
+    assert db.session.execute(db.select(SyncLink.issue_id)).scalars().all() == [first]
+    assert remote.count("create_request") == 0
+    skipped = db.session.get(Issue, copy).skip_reason
+    assert skipped == (
+        f"carries the import marker of public-works request R-{remote_id} "
+        f"(CRM issue {first}): not sent again"
+    )
+
+
+def test_an_issue_appearing_while_its_import_runs_is_left_to_the_importer(agency, crm, remote):
+    remote_id = staff_entered(remote)
+    original = crm.create_issue
+
+    def create_then_poll(fields):
+        created = original(fields)
+        crm_poll.poll_crm()  # another worker's CRM poll reads the new issue meanwhile
+        return created
+
+    crm.create_issue = create_then_poll
+    run()
+
+    link = db.session.execute(db.select(SyncLink)).scalar_one()
+    assert (link.remote_id, link.state) == (remote_id, SyncState.ACKNOWLEDGED)
+    assert db.session.get(Issue, link.issue_id).skip_reason is None
+    assert remote.count("create_request") == 0
+    [waited] = events_of_kind("skipped", link.issue_id)  # the poll left it to the importer
+    assert (waited.level, waited.detail) == (
+        "info",
+        f"being imported from public-works request R-{remote_id}: the importer links it",
+    )
+
+
+# -- what the CRM requires, and what it documents no way to send -----------------------
+def test_a_request_without_an_address_gets_the_one_at_its_coordinates(
+    agency, crm, geocoder, remote
+):
+    staff_entered(remote, Address=None)
+
+    run()
+
+    [(_, (fields,))] = [c for c in crm.calls if c[0] == "create_issue"]
+    assert fields["address"] == geocoder.label
+    assert geocoder.count("reverse") == 1
+
+
+def test_without_any_address_the_crms_refusal_is_recorded(agency, crm, geocoder, remote):
+    remote_id = staff_entered(remote, Address=None)
+    geocoder.label = ""  # nothing found at the point
+    crm.fail("create_issue", PermanentError("address: Address can't be blank", status=422))
+
+    report = run()
+
+    [(_, (fields,))] = [c for c in crm.calls if c[0] == "create_issue"]
+    assert fields["address"] == ""
+    assert len(report.failed) == 1
+    outcome, reason = outcomes()[remote_id]
+    assert outcome == "failed" and reason.endswith("address: Address can't be blank")
+
+
+IMPORTING = "    kind: fake\n    import_requests: true\n"
+POTHOLES = "        crm_request_type_id: 122\n"
+PRIVATE_POTHOLES = {POTHOLES: POTHOLES + "        private: true\n"}
+
+
+def test_a_private_categorys_request_is_created_in_its_request_type(app, crm, remote):
+    """SeeClickFix keeps privacy on the request category: the issue is private
+    when the admin marked request type 122 Private there, and the timeline says so."""
+    load_agency(**{"    kind: fake\n": IMPORTING}, **BOUNDARY, **PRIVATE_POTHOLES)
+    crm.private_request_types.add(122)
+    staff_entered(remote)
+
+    run()
+
+    [(_, (fields,))] = [c for c in crm.calls if c[0] == "create_issue"]
+    # SeeClickFix documents no field that makes a new issue private: none is invented.
+    assert set(fields) == {"lat", "lng", "address", "request_type_id", "answers"}
+    [event] = events_of_kind("import_visibility")
+    assert (event.level, event.detail) == (
+        "info",
+        "created private, as request type 122 is private in the CRM",
+    )
+    assert db.session.get(Issue, event.issue_id).private is True
+
+
+def test_a_private_categorys_request_made_public_is_a_warning(app, crm, remote):
+    load_agency(**{"    kind: fake\n": IMPORTING}, **BOUNDARY, **PRIVATE_POTHOLES)
+    staff_entered(remote)
+
+    run()
+
+    [event] = events_of_kind("import_visibility")
+    assert event.level == "warning"
+    assert "made the issue public: mark request type 122 Private in SeeClickFix" in event.detail
+    assert db.session.get(Issue, event.issue_id).private is False
+
+
+def test_a_public_categorys_request_says_nothing_of_visibility(app, crm, remote):
+    load_agency(**{"    kind: fake\n": IMPORTING}, **BOUNDARY)
+    staff_entered(remote)
+
+    run()
+
+    assert events_of_kind("import_visibility") == []

@@ -7,8 +7,8 @@ import pytest
 
 from tests.support import event_kinds, link_of
 from webapp.extensions import db
-from webapp.models import Comment, Event, Integration, Issue, SyncState
-from webapp.sync import ingest, push, remote_poll
+from webapp.models import Agency, Comment, Event, Integration, Issue, SyncState
+from webapp.sync import crm_identity, ingest, push, remote_poll
 
 
 def receive(crm, issue_id: int) -> ingest.IngestResult:
@@ -174,3 +174,102 @@ def test_new_comments_are_reported_with_their_source(app, crm, source):
     ).scalar()
     # The acknowledgment written by us is not news: two comments, not three.
     assert detail == f"2 new comment(s) from the CRM {source}"
+
+
+# -- the documented comment objects: no id ---------------------------------------------
+def stored_comments(issue_id: int) -> list[Comment]:
+    db.session.expire_all()
+    query = db.select(Comment).where(Comment.issue_id == issue_id).order_by(Comment.id)
+    return list(db.session.execute(query).scalars())
+
+
+def crosswalk_identity_learnt(crm, issue_id: int) -> None:
+    """What the push does after each CRM write: remember who answered."""
+    crm_identity.remember(crm.add_comment(issue_id, "Noted."))
+    db.session.commit()
+
+
+def test_id_less_comments_are_stored_once_each_by_their_key(app, crm, remote):
+    issue_id = acknowledged(crm)
+    crm.resident_comment(issue_id, "It is getting deeper")
+    crm.resident_comment(issue_id, "It is getting deeper", name="Bo Neighbour")  # same words
+
+    receive(crm, issue_id)
+    receive(crm, issue_id)  # read again: nothing new
+    app.task_queue.drain()
+
+    stored = [c for c in stored_comments(issue_id) if c.origin == "crm"]
+    assert [(c.author, c.crm_comment_id) for c in stored] == [
+        ("Ada Resident", None),
+        ("Bo Neighbour", None),
+    ]
+    assert all(c.crm_key.startswith("h") for c in stored)
+    assert len({c.crm_key for c in stored}) == 2
+    link = link_of(issue_id)
+    assert [n.body for n in remote.notes[link.remote_id]] == ["It is getting deeper"] * 2
+
+
+def test_a_comment_with_an_id_is_keyed_by_it(app, crm):
+    crm.comment_ids = True  # a server that sends comment ids
+    issue_id = crm.add_issue()
+    crm.resident_comment(issue_id, "first")
+
+    receive(crm, issue_id)
+    receive(crm, issue_id)
+
+    [stored] = stored_comments(issue_id)
+    assert (stored.crm_comment_id, stored.crm_key) == (90001, "90001")
+
+
+def test_a_comment_id_stored_on_another_issue_never_fails_this_one(app, crm):
+    crm.comment_ids = True
+    first, second = crm.add_issue(), crm.add_issue()
+    crm.resident_comment(first, "mine")
+    receive(crm, first)
+    crm.issues[second]["comments"] = list(crm.issues[first]["comments"])  # bad data
+    crm.update(second)
+
+    receive(crm, second)
+
+    assert [c.body for c in stored_comments(first)] == ["mine"]
+    assert stored_comments(second) == []
+
+
+def test_our_comments_after_a_rename_are_known_by_our_commenter_id(app, crm, remote):
+    issue_id = acknowledged(crm)
+    crosswalk_identity_learnt(crm, issue_id)
+    crm.rename_integration_user("New Haven Public Works")  # before the poll reads our comments
+
+    result = receive(crm, issue_id)
+
+    assert {origin for origin, _ in comments_of(issue_id)} == {"crosswalk"}
+    assert result.links_to_push == []
+    assert "comments" not in event_kinds(issue_id)
+
+
+def test_the_acknowledgment_teaches_crosswalk_its_commenter_id(app, crm):
+    acknowledged(crm)
+    assert db.session.execute(db.select(Agency.crm_commenter_id)).scalar_one() is not None
+
+
+def test_without_the_commenter_id_a_renamed_user_would_be_echoed(app, crm):
+    # The name is the fallback while no write has told Crosswalk its id (a
+    # server whose replies carry no commenter).
+    issue_id = acknowledged(crm)
+    db.session.execute(db.update(Agency).values(crm_commenter_id=None))
+    db.session.commit()
+    crm.rename_integration_user("New Haven Public Works")
+
+    receive(crm, issue_id)
+
+    assert ("crm", "A crew will inspect this pothole.") in comments_of(issue_id)
+
+
+def test_someone_else_showing_our_name_is_not_us_once_our_id_is_known(app, crm):
+    issue_id = acknowledged(crm)
+    crosswalk_identity_learnt(crm, issue_id)
+    crm.resident_comment(issue_id, "I am the city, honest", name="City of New Haven")
+
+    receive(crm, issue_id)
+
+    assert ("crm", "I am the city, honest") in comments_of(issue_id)

@@ -9,7 +9,7 @@ from integrations.errors import PermanentError
 from tests.engine.conftest import load_agency
 from webapp.extensions import db
 from webapp.models import Event, Issue, SyncLink, SyncState
-from webapp.sync import addresses, ingest, outbound, push, vendors
+from webapp.sync import addresses, ingest, outbound, push, request_types, vendors
 from webapp.sync.request_types import request_type_for
 
 QUESTIONS = [
@@ -164,3 +164,93 @@ def test_an_answer_that_does_not_fit_its_field_fails_the_push_for_good(app, crm,
     )
     assert remote.count("create_request") == 0
     assert issubclass(outbound.FieldMappingError, PermanentError)
+
+
+# ------------------------------------------------ documented answers: no key
+# Issue details carry ``{question, answer}``; the key is in the request type.
+DOCUMENTED_QUESTIONS = [
+    {"question": "How deep is it?", "answer": "8"},
+    {"question": "Your first name", "answer": "Ada"},
+    {"question": "  your LAST  name ", "answer": "Lovelace"},  # case and spaces do not count
+]
+KEYED_TYPE = {
+    "id": 122,
+    "title": "Pothole",
+    "questions": [
+        {"primary_key": 142, "question": "How deep is it?"},
+        {"primary_key": 143, "question": "Your first name", "answer_kept_private": True},
+        {
+            "primary_key": 144,
+            "question": "Your last name",
+            "integration_key": "LastNameField",
+            "answer_kept_private": True,
+        },
+    ],
+}
+
+# 143 feeds FirstNameField through the agency file (its API shows no integration key).
+FIRST_NAME_KEY = '    kind: fake\n    question_keys: {"143": FirstNameField}\n'
+
+
+def test_answers_without_keys_are_keyed_through_the_request_type(app, crm):
+    load_agency(**CUSTOM_FIELDS, **{"    kind: fake\n": FIRST_NAME_KEY})
+    crm.request_types[122] = KEYED_TYPE
+    link = new_link(crm, questions=DOCUMENTED_QUESTIONS)
+
+    request = request_for(link)
+
+    assert request.answers == {"142": "8", "143": "Ada", "144": "Lovelace"}
+    assert request.requester == Requester(
+        email="ada@example.com", first_name="Ada", last_name="Lovelace"
+    )
+    assert request.custom_fields["Depth"] == 8  # answer_of: "142"
+    assert config_warnings(link.issue_id) == []
+
+
+def test_an_answer_no_question_has_is_a_warning_naming_it_once(app, crm):
+    crm.request_types[122] = KEYED_TYPE
+    questions = [*DOCUMENTED_QUESTIONS, {"question": "Is it in a bike lane?", "answer": "No"}]
+    link = new_link(crm, questions=questions)
+
+    request = request_for(link)
+    request_for(link)  # a retried create builds the request again
+    db.session.commit()
+
+    assert "Is it in a bike lane?: No" in request.description  # the crew still reads it
+    assert config_warnings(link.issue_id) == [
+        "the answer to 'Is it in a bike lane?' matches no question of request type Pothole "
+        "(122): not used for requester fields or answer_of custom fields"
+    ]
+
+
+def test_an_answer_whose_text_two_questions_share_is_not_guessed(app, crm):
+    twice = {"primary_key": 150, "question": "How deep is it?"}
+    crm.request_types[122] = {**KEYED_TYPE, "questions": [*KEYED_TYPE["questions"], twice]}
+    link = new_link(crm, questions=DOCUMENTED_QUESTIONS)
+
+    request = request_for(link)
+    db.session.commit()
+
+    assert "142" not in request.answers and "150" not in request.answers
+    [warning] = config_warnings(link.issue_id)
+    assert warning.startswith("the answer to 'How deep is it?' matches 2 questions of")
+
+
+def test_a_request_type_cached_before_the_issue_is_read_again_for_a_new_question(app, crm):
+    crm.request_types[122] = {**KEYED_TYPE, "questions": KEYED_TYPE["questions"][:1]}
+    request_types.refresh_request_types()  # cached before the question was added
+    db.session.commit()
+    crm.advance(7200)  # the CRM's clock past ours: the issue is reported after the cache
+    crm.request_types[122] = KEYED_TYPE
+    link = new_link(crm, questions=DOCUMENTED_QUESTIONS)
+
+    request = request_for(link)
+    request_for(link)
+
+    assert request.answers == {"142": "8", "143": "Ada", "144": "Lovelace"}
+    assert crm.count("get_request_type") == 3  # two at the refresh, one for the new question
+
+
+def test_a_server_that_sends_the_keys_needs_no_request_type(app, crm):
+    link = new_link(crm, questions=QUESTIONS)  # with primary_key, and no request type known
+    assert request_for(link).answers == {"142": "8", "143": "Ada", "144": "Lovelace", "145": ""}

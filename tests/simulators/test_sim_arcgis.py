@@ -13,7 +13,9 @@ CITY_HALL = (-72.92486, 41.30736)  # x (longitude), y (latitude)
 
 
 def reverse(sims, **params) -> dict:
-    response = requests.get(f"{sims.arcgis_url}/reverseGeocode", params={"f": "json", **params})
+    """Crosswalk stores every result, so it always asks forStorage=true."""
+    params = {"f": "json", "forStorage": "true", **params}
+    response = requests.get(f"{sims.arcgis_url}/reverseGeocode", params=params)
     assert response.status_code == 200  # errors too: ArcGIS reports them in the body
     return response.json()
 
@@ -80,11 +82,12 @@ def test_token_and_minimal_mode(sims):
     config = f"{sims.arcgis.url}/_sim/config"
     requests.post(config, json={"token": "s3cret", "minimal": True})
     location = f"{CITY_HALL[0]},{CITY_HALL[1]}"
-    for token in (None, "wrong"):
-        params = {"location": location} if token is None else {"location": location, "token": token}
-        assert reverse(sims, **params) == {
-            "error": {"code": 498, "message": "Invalid Token", "details": []}
-        }
+    assert reverse(sims, location=location) == {
+        "error": {"code": 499, "message": "Token Required", "details": []}
+    }
+    assert reverse(sims, location=location, token="wrong") == {
+        "error": {"code": 498, "message": "Invalid Token", "details": []}
+    }
     body = reverse(sims, location=location, token="s3cret")
     assert body["address"] == {
         "Match_addr": "165 Church St, New Haven, Connecticut, 06510",
@@ -100,6 +103,25 @@ def test_custom_locator_path():
     path = "/arcgis/rest/services/Agency/Locator/GeocodeServer"
     with SimulatorServer(create_arcgis_app(state, path)) as server:
         response = requests.post(
-            f"{server.url}{path}/reverseGeocode", data={"location": "-72.0,41.0", "f": "pjson"}
+            f"{server.url}{path}/reverseGeocode",
+            data={"location": "-72.0,41.0", "f": "pjson", "forStorage": "true"},
         )
         assert response.json()["address"]["ShortLabel"] == "1 Main St"
+
+
+def test_stored_results_must_be_asked_for_storage(sims):
+    """Results that are stored must be requested with forStorage=true; Crosswalk
+    stores every one, so the simulator refuses a request without it."""
+    location = f"{CITY_HALL[0]},{CITY_HALL[1]}"
+    for value in (None, "false", "FALSE"):  # None: requests leaves the parameter out
+        body = reverse(sims, location=location, forStorage=value)
+        assert body["error"]["details"] == [
+            "Results that are stored must be requested with forStorage=true."
+        ], body
+    assert reverse(sims, location=location, forStorage="maybe")["error"]["details"] == [
+        "Invalid value for forStorage: 'maybe'."
+    ]
+    assert reverse(sims, location=location, forStorage="TRUE")["address"]["AddNum"] == "165"
+    # An agency's locator that no one stores from: the switch off answers either way.
+    requests.post(f"{sims.arcgis.url}/_sim/config", json={"require_for_storage": False})
+    assert reverse(sims, location=location, forStorage="false")["address"]["AddNum"] == "165"

@@ -135,10 +135,19 @@ def test_filter_and_sort(sims, cg):
     assert [r["Oid"] for r in found[REQ]] == [mine["Oid"]]
     open_ones = cg.get(
         url(sims, f"/classes/{REQ}"),
-        params={"filter": '[Status] is not equal to "Closed"', "sort": "IDField:desc"},
+        params={"filter": '[Status] is not equal to "Closed"', "sort": "IDField:dsc"},
     ).json()[REQ]
     ids = [r["IDField"] for r in open_ones]
     assert ids == sorted(ids, reverse=True) and len(ids) == 4
+    # Two keys, the documented way: `IDField:asc,OtherField:dsc`.
+    two = cg.get(
+        url(sims, f"/classes/{REQ}"), params={"sort": "StatusField:asc,IDField:dsc"}
+    ).json()[REQ]
+    assert [r["IDField"] for r in two] == ids  # every one Open: IDField decides
+    # `desc` is not the documented spelling: refused, so no client relies on it.
+    refused = cg.get(url(sims, f"/classes/{REQ}"), params={"sort": "IDField:desc"})
+    assert refused.status_code == 400
+    assert "asc or dsc" in refused.json()["Errors"][0]["Message"]
     malformed = cg.get(url(sims, f"/classes/{REQ}"), params={"filter": "[Status] = "})
     assert malformed.status_code == 400
     assert "expected a value" in malformed.json()["Errors"][0]["Message"]
@@ -166,7 +175,7 @@ def test_limit_offset_paging(sims, cg):
 
 def test_attachments_are_child_records(sims, cg):
     oid = create_request(sims, cg)["Oid"]
-    child = f"{REQ}_cgAttachmentsClass"
+    child = "cgRequests_cgAttachmentsClass"  # documented: {parent without Class}_{child}Class
     created = cg.post(
         url(sims, f"/classes/{REQ}/{oid}/{child}"),
         json={
@@ -183,6 +192,22 @@ def test_attachments_are_child_records(sims, cg):
     assert cg.get(url(sims, f"/classes/{REQ}/{oid}/cgBogusClass")).status_code == 404
     cg.delete(url(sims, f"/classes/{REQ}/{oid}"))
     assert cg.get(url(sims, f"/classes/{child}")).json()[child] == []
+
+
+def test_comments_are_a_child_class_named_and_read_as_documented(sims, cg):
+    oid = create_request(sims, cg)["Oid"]
+    child = "cgRequests_cgCommentsClass"
+    path = url(sims, f"/classes/{REQ}/{oid}/{child}")
+    created = cg.post(path, json={child: [{"CommentField": "On it.", "PublicField": True}]})
+    assert created.status_code == 200, created.text
+    listed = cg.get(path, params={"fields": "CommentField,PublicField"}).json()[child]
+    assert [(c["CommentField"], c["PublicField"]) for c in listed] == [("On it.", True)]
+    # Queried on its own by its parent (comment_query: batch): also answered.
+    batch = cg.get(url(sims, f"/classes/{child}"), params={"filter": f"[ParentOid] in ({oid})"})
+    assert [c["CommentField"] for c in batch.json()[child]] == ["On it."]
+    # The undocumented spelling is no class at all.
+    wrong = cg.get(url(sims, f"/classes/{REQ}/{oid}/cgRequestsClass_cgCommentsClass"))
+    assert wrong.status_code == 404
 
 
 def test_seeded_categories_and_requesters(sims, cg):

@@ -165,10 +165,13 @@ def test_issue_fields_and_details(sims, scf):
     assert "comments" not in plain
     detailed = scf.get(f"{sims.scf_base_url}/issues/{issue_id}", params={"details": "true"})
     body = detailed.json()
-    assert {"question": "How deep is the pothole?", "answer": "DEEP", "primary_key": "142"} in (
-        body["questions"]
-    )
-    assert body["comments"][0]["commenter"]["name"] == "Kevin O'Brien"
+    # Documented (vendor-apis.md §6): answers without their key, comments without an id.
+    assert {"question": "How deep is the pothole?", "answer": "DEEP"} in body["questions"]
+    assert all(set(q) == {"question", "answer"} for q in body["questions"])
+    [comment] = body["comments"]
+    assert set(comment) == {"comment", "commenter", "media", "flag_url", "created_at", "updated_at"}
+    assert set(comment["commenter"]) == {"id", "name", "role", "avatar"}
+    assert comment["commenter"]["name"] == "Kevin O'Brien"
     assert scf.get(f"{sims.scf_base_url}/issues/1").status_code == 404
 
 
@@ -183,16 +186,17 @@ def test_acknowledge_close_reopen(sims, scf):
         "moderated": False,
         "comment": "Sent to Public Works.",
         "commenter": {
-            "id": ack.json()["commenter"]["id"],
+            "id": 700_001,  # the token's user, the same on every reply
             "name": "City of New Haven",
             "role": "Verified Official",
+            "avatar": ack.json()["commenter"]["avatar"],
         },
         "issue": {"status": "Acknowledged"},
-        "media": {
+        "media": {  # documented: no photo is a null image and the placeholder
             "image_full": None,
             "image_square_100x100": None,
             "video_url": None,
-            "representative_image_url": None,
+            "representative_image_url": "http://seeclickfix.com/files/default_image.png",
         },
     }
     issue = scf.get(base).json()
@@ -232,9 +236,12 @@ def test_comments_in_creation_order(sims, scf):
     base = f"{sims.scf_base_url}/issues/{first_issue_id(sims)}"
     created = [scf.post(f"{base}/comments", json={"comment": f"note {n}"}) for n in range(3)]
     assert all(r.status_code == 201 for r in created)
-    assert created[0].json()["commenter"]["role"] == "Verified Official"
+    reply = created[0].json()
+    assert reply["moderated"] is False and "id" not in reply  # documented: no id
+    assert reply["commenter"]["role"] == "Verified Official"
     listed = scf.get(f"{base}/comments").json()["comments"]
-    assert [c["id"] for c in listed[-3:]] == [r.json()["id"] for r in created]
+    assert [c["comment"] for c in listed[-3:]] == ["note 0", "note 1", "note 2"]
+    assert all("id" not in c for c in listed)
 
 
 def test_create_issue(sims, scf):
@@ -287,9 +294,7 @@ def test_resident_control_endpoints(sims, scf):
             "image_url": "https://img.example/1.jpg",
         },
     ).json()
-    assert issue["questions"] == [
-        {"question": "Is the graffiti offensive?", "answer": "NO", "primary_key": "160"}
-    ]
+    assert issue["questions"] == [{"question": "Is the graffiti offensive?", "answer": "NO"}]
     comment = requests.post(
         f"{control}/{issue['id']}/comments",
         json={"comment": "Still there", "commenter": {"name": "Bo"}},
@@ -298,3 +303,124 @@ def test_resident_control_endpoints(sims, scf):
     scf.post(f"{sims.scf_base_url}/issues/{issue['id']}/close", json={"comment": "Cleaned"})
     reopened = requests.post(f"{control}/{issue['id']}/reopen").json()
     assert reopened["status"] == "Open" and reopened["reopened_at"]
+
+
+# -- the documented shapes (vendor-apis.md §6) ----------------------------------------
+PLACEHOLDER = "http://seeclickfix.com/files/default_image.png"
+NEW_ISSUE = {
+    "lat": 41.30736,
+    "lng": -72.92486,
+    "address": "165 Church St",
+    "request_type_id": 123,
+    "answers": {"summary": "Streetlight out", "description": "From the back office"},
+}
+
+
+def photo_less_issue_id(sims: RunningSimulators) -> int:
+    return min(i.id for i in sims.seeclickfix_state.issues.values() if not i.image_url)
+
+
+def test_a_photo_less_issue_shows_the_placeholder_and_a_null_image(sims, scf):
+    media = scf.get(f"{sims.scf_base_url}/issues/{photo_less_issue_id(sims)}").json()["media"]
+    assert media["image_full"] is None
+    assert media["representative_image_url"] == PLACEHOLDER
+
+
+def test_creating_an_issue_requires_an_address(sims, scf):
+    missing = scf.post(f"{sims.scf_base_url}/issues", json={**NEW_ISSUE, "address": " "})
+    assert missing.status_code == 422
+    assert missing.json() == {"errors": {"address": ["Address can't be blank"]}}
+    no_answers = {k: v for k, v in NEW_ISSUE.items() if k != "answers"}
+    assert scf.post(f"{sims.scf_base_url}/issues", json=no_answers).status_code == 422
+
+
+def test_creates_held_for_moderation_answer_202_and_appear_when_approved(sims, scf):
+    control = f"{sims.seeclickfix.url}/_sim/moderation"
+    assert requests.post(control, json={"count": 1}).json()["pending"] == 1
+    before = set(sims.seeclickfix_state.issues)
+
+    held = scf.post(f"{sims.scf_base_url}/issues", json=NEW_ISSUE)
+    created = scf.post(f"{sims.scf_base_url}/issues", json=NEW_ISSUE)  # only the next N
+
+    assert (held.status_code, held.json()) == (202, {"metadata": {"moderated": True}})
+    assert "Location" not in held.headers and created.status_code == 201
+    [held_id] = set(sims.seeclickfix_state.issues) - before - {created.json()["id"]}
+    listed = scf.get(issues_url(sims), params={"per_page": 100}).json()["issues"]
+    assert held_id not in {i["id"] for i in listed}
+    assert scf.get(f"{issues_url(sims)}/{held_id}").status_code == 404
+
+    assert requests.post(control, json={"approve": True}).json()["approved"] == [held_id]
+    listed = scf.get(issues_url(sims), params={"per_page": 100}).json()["issues"]
+    assert held_id in {i["id"] for i in listed}
+
+
+def test_private_issues_show_only_through_the_organization_api(sims, scf):
+    state = sims.seeclickfix_state
+    private = next(i for i in state.issues.values() if i.private_visibility)
+    public_api = f"{sims.scf_base_url}/issues/{private.id}"
+    assert scf.get(public_api).status_code == 404
+    assert scf.get(f"{public_api}/comments").status_code == 404
+    scoped = scf.get(f"{issues_url(sims)}/{private.id}", params={"details": "true"})
+    assert scoped.status_code == 200 and scoped.json()["private_visibility"] is True
+    assert "comments" in scoped.json()
+    other_org = f"{sims.scf_base_url}/organizations/999/issues/{private.id}"
+    assert scf.get(other_org).status_code == 404
+
+
+def test_a_comment_can_carry_an_image_which_is_kept_and_served(sims, scf):
+    base = f"{sims.scf_base_url}/issues/{first_issue_id(sims)}"
+    upload = {"image": ("crew photo.jpg", b"\xff\xd8jpeg-bytes", "image/jpeg")}
+
+    reply = scf.post(f"{base}/comments", data={"comment": "Patched."}, files=upload)
+
+    assert reply.status_code == 201
+    url = reply.json()["media"]["image_full"]
+    assert url.startswith(sims.seeclickfix.url) and url.endswith("crew_photo.jpg")
+    served = requests.get(url)
+    assert (served.content, served.headers["Content-Type"]) == (b"\xff\xd8jpeg-bytes", "image/jpeg")
+    listed = scf.get(f"{base}/comments").json()["comments"]
+    assert listed[-1]["media"]["image_full"] == url
+    not_an_image = {"image": ("notes.txt", b"hello", "text/plain")}
+    refused = scf.post(f"{base}/comments", data={"comment": "x"}, files=not_an_image)
+    assert refused.status_code == 422
+
+
+def test_a_renamed_official_keeps_its_id_on_every_comment(sims, scf):
+    base = f"{sims.scf_base_url}/issues/{first_issue_id(sims)}"
+    before = scf.post(f"{base}/comments", json={"comment": "Before."}).json()["commenter"]
+    control = f"{sims.seeclickfix.url}/_sim/official"
+
+    renamed = requests.post(control, json={"name": "New Haven Public Works"}).json()
+
+    after = scf.post(f"{base}/comments", json={"comment": "After."}).json()["commenter"]
+    assert renamed["id"] == before["id"] == after["id"]
+    assert after["name"] == "New Haven Public Works"
+    shown = scf.get(f"{base}/comments").json()["comments"][-2:]
+    assert {c["commenter"]["name"] for c in shown} == {"New Haven Public Works"}
+    sims.reset()
+    assert sims.seeclickfix_state.official.name == "City of New Haven"
+
+
+def test_fields_beyond_the_documents_are_served_only_on_request(sims, scf):
+    url = f"{sims.scf_base_url}/issues/{first_issue_id(sims)}"
+    control = f"{sims.seeclickfix.url}/_sim/extra_fields"
+    requests.post(control, json={"fields": ["comment_ids", "question_keys"]})
+
+    body = scf.get(url, params={"details": "true"}).json()
+
+    assert isinstance(body["comments"][0]["id"], int)
+    assert body["questions"][0]["primary_key"] == "142"
+    assert requests.post(control, json={"fields": ["bogus"]}).status_code == 422
+
+
+def test_a_renamed_question_keeps_the_text_answered_under(sims, scf):
+    issue_id = first_issue_id(sims)
+    control = f"{sims.seeclickfix.url}/_sim/request_types/122/questions/142"
+
+    changed = requests.post(control, json={"question": "Depth of the pothole"}).json()
+
+    assert changed["questions"][0]["question"] == "Depth of the pothole"
+    body = scf.get(f"{issues_url(sims)}/{issue_id}", params={"details": "true"}).json()
+    assert {"question": "How deep is the pothole?", "answer": "DEEP"} in body["questions"]
+    removed = requests.post(control, json={"question": None}).json()
+    assert "142" not in {q["primary_key"] for q in removed["questions"]}

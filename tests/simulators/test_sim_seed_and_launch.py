@@ -63,6 +63,7 @@ def test_every_seeded_issue_geocodes_to_its_point(sims, scf):
             params={
                 "location": f"{issue['lng']},{issue['lat']}",
                 "f": "json",
+                "forStorage": "true",
             },
         ).json()
         assert found["address"]["Postal"] in ZIPS
@@ -144,6 +145,6 @@ def test_unseeded_simulators_are_configured_but_empty():
         assert issue.status_code == 201
         found = requests.get(
             f"{sims.arcgis_url}/reverseGeocode",
-            params={"location": "-72.9279,41.3083", "f": "json"},
+            params={"location": "-72.9279,41.3083", "f": "json", "forStorage": "true"},
         ).json()
         assert found["address"]["ShortLabel"] == "250 Temple St"

@@ -26,6 +26,8 @@ def test_agency_server_path_token_and_longitude_first():
     query = parse_qs(urlsplit(responses.calls[0].request.url).query)
     assert query["location"] == ["-72.92,41.3"]
     assert query["token"] == ["tok"]
+    # The address is stored (on the request, in the cache): Esri's terms want forStorage.
+    assert query["forStorage"] == ["true"]
 
 
 def test_world_geocoder_keys():

@@ -73,7 +73,14 @@ def issue(**overrides):
         ({"event": "issue.created", "issue": issue(request_type=[1])}, "issue.request_type"),
         ({"event": "issue.created", "issue": issue(created_at="yesterday")}, "issue.created_at"),
         ({"event": "comment.created", "issue": issue()}, "comment"),
-        ({"event": "comment.created", "issue": issue(), "comment": {"comment": "x"}}, "comment.id"),
+        (
+            {
+                "event": "comment.created",
+                "issue": issue(),
+                "comment": {"comment": "x", "commenter": {"id": [7]}},
+            },
+            "comment.commenter.id",
+        ),
     ],
 )
 def test_bad_bodies_name_the_field(body, field):

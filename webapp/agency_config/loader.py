@@ -147,7 +147,17 @@ def parse_agency_config(
         raise ConfigError(in_file_order(problems), source=source)
     config._source_path = Path(source)
     config._boundary_path = boundary_path
+    config._warnings = _warnings(config, document.lines)
     return config
+
+
+def _warnings(config: AgencyConfig, lines: Mapping[tuple[Any, ...], int]) -> list[ConfigProblem]:
+    """What loads but will not work as the operator expects: reported, not refused."""
+    loc = ("geocoder", "token_env")
+    return [
+        ConfigProblem(format_path(loc), message, line_for(loc, lines))
+        for message in config.geocoder.token_warnings()
+    ]
 
 
 # --------------------------------------------------------------------------

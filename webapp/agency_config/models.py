@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BeforeValidator,
@@ -30,7 +31,7 @@ from integrations.settings import (
     StrictModel,
 )
 
-from .problems import custom_error, line_error
+from .problems import ConfigProblem, custom_error, line_error
 
 DEFAULT_GEOCODER_URL = "https://geocode.arcgis.com/arcgis/rest/services/World/GeocodeServer"
 
@@ -65,9 +66,30 @@ class CrmSettings(StrictModel):
 
 class GeocoderSettings(StrictModel):
     url: HttpUrl = DEFAULT_GEOCODER_URL
+    # Required for Esri's World service (it takes no anonymous requests, and
+    # stored results need an authenticated forStorage=true); an agency's own
+    # GeocodeServer may need none. Load warns when the World service lacks one.
     token_env: EnvVarName | None = None
     timeout: float = Field(10.0, gt=0, le=300)
     enabled: bool = True
+
+    @property
+    def is_world_service(self) -> bool:
+        """Esri's hosted World geocoding service (``geocode.arcgis.com`` and its
+        ``geocode-api`` host), as opposed to an agency's own GeocodeServer."""
+        parts = urlsplit(self.url)
+        host = (parts.hostname or "").lower()
+        return host.endswith(".arcgis.com") and "/world/geocodeserver" in parts.path.lower()
+
+    def token_warnings(self) -> list[str]:
+        """Why ``token_env`` loads but will not work: the warnings of load."""
+        if self.enabled and self.is_world_service and self.token_env is None:
+            return [
+                "the ArcGIS World geocoding service requires an access token: "
+                "set token_env to the variable holding your API key (without one every "
+                "address lookup is refused and requests go out with the reported address)"
+            ]
+        return []
 
 
 def _integration_by_kind(value: Any) -> Any:
@@ -127,6 +149,7 @@ class AgencyConfig(StrictModel):
 
     _source_path: Path | None = PrivateAttr(default=None)
     _boundary_path: Path | None = PrivateAttr(default=None)
+    _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)
 
     @field_validator("geocoder", "integrations", mode="before")
     @classmethod
@@ -151,6 +174,11 @@ class AgencyConfig(StrictModel):
     def source_path(self) -> Path:
         """The file this configuration came from (``Path(source)`` for a string)."""
         return self._source_path if self._source_path is not None else Path("<string>")
+
+    @property
+    def warnings(self) -> list[ConfigProblem]:
+        """Problems that do not stop the file from loading (set by the loader)."""
+        return list(self._warnings)
 
     @property
     def boundary_path(self) -> Path | None:

@@ -1,6 +1,22 @@
 """Importer: requests entered directly in the remote system become CRM issues,
 then are linked and polled like any other. Only requests inside the agency
-boundary are imported; the others are skipped and counted with the reason."""
+boundary are imported; the others are skipped and counted with the reason.
+
+The CRM may hold a new issue for moderation (``202 {"metadata":{"moderated":
+true}}``, no id): that is an outcome of its own (``moderated``), not a
+failure. Every issue the importer creates ends its description with a marker
+naming the remote request (``ingest.import_marker``), so the held issue is
+linked when it appears — by the CRM poll, a webhook or a fetch — exactly
+once: ingest moves the record to ``imported`` in the commit that adds the
+link, and the push writes the CRM id onto the remote request.
+
+SeeClickFix documents no field that makes a new issue private
+(``private_visibility`` is only read): privacy belongs to the request
+category, which an admin marks Private in SeeClickFix (seed 003). So a private
+category's requests are created in its request type and the importer reads
+back the visibility the CRM gave: private is noted on the timeline, public is
+a warning naming the request type to mark Private.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +27,24 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from geo.boundary import Boundary, BoundaryError, load_boundary
-from integrations.base import Connector, RemoteRequest
+from geo.geocode import GeocodeError, cache_key
+from integrations.base import Connector, RemoteRecord, RemoteRequest
 from integrations.errors import IntegrationError
-from integrations.seeclickfix import parse_issue
+from integrations.seeclickfix import CrmIssue, IssueCreated, SeeClickFixClient, parse_issue
 from integrations.settings import IntegrationSettings
 
 from ..extensions import db
-from ..models import Category, ImportedRequest, Integration, Issue, SyncLink, utcnow
+from ..models import (
+    Category,
+    GeocodeCache,
+    ImportedRequest,
+    Integration,
+    Issue,
+    SyncLink,
+    utcnow,
+)
 from . import cursors, events, lifecycle, vendors
-from .ingest import upsert_issue
+from .ingest import import_marker, upsert_issue
 from .push import acknowledge_crm
 
 
@@ -32,11 +57,14 @@ class ImportReport:
     integration: str
     seen: int = 0
     imported: int = 0
+    moderated: int = 0  # held for moderation by the CRM: linked when the issue appears
     skipped: Counter = field(default_factory=Counter)
     failed: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = [f"{self.seen} new remote request(s)", f"{self.imported} imported"]
+        if self.moderated:
+            parts.append(f"{self.moderated} held for moderation by the CRM")
         parts += [f"{count} skipped: {reason}" for reason, count in self.skipped.most_common()]
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
@@ -174,8 +202,40 @@ def _import_one(
     report: ImportReport,
 ) -> None:
     record = candidate.record
-    # Claimed before the CRM call: a crash after it leaves a visible trace
-    # instead of a silent second CRM issue on the next run.
+    claim_id = _claim(integration, record)
+    crm = vendors.crm_client()
+    try:
+        created = crm.create_issue(_issue_fields(integration, candidate, category))
+        if created.moderated:
+            _held(integration, claim_id, record, category, report)
+            return
+        issue = _created_issue(crm, created)
+    except (IntegrationError, ValueError) as exc:
+        db.session.rollback()
+        claim = db.session.get(ImportedRequest, claim_id)
+        claim.outcome, claim.reason = "failed", f"the CRM refused it: {exc}"
+        report.failed.append(f"{record.display_id or record.remote_id}: {exc}")
+        return
+    link = _link_created(integration, record, category, issue, claim_id)
+    report.imported += 1
+    try:
+        connector.set_external_id(record.remote_id, issue.id)
+        acknowledge_crm(link, crm, settings)
+    except IntegrationError as exc:
+        # The issue exists and is linked; the push job finishes the legs.
+        link.last_error = str(exc)
+        events.record(
+            "import_incomplete",
+            str(exc),
+            issue_id=issue.id,
+            integration_id=integration.id,
+            level="warning",
+        )
+
+
+def _claim(integration: Integration, record: RemoteRecord) -> int:
+    """Claimed before the CRM call: a crash after it leaves a visible trace
+    instead of a silent second CRM issue on the next run."""
     claim = ImportedRequest(
         integration_id=integration.id,
         remote_id=record.remote_id,
@@ -185,26 +245,18 @@ def _import_one(
     )
     db.session.add(claim)
     db.session.commit()
-    crm = vendors.crm_client()
-    summary = category.name or category.remote_id
-    try:
-        created = crm.create_issue(
-            {
-                "lat": candidate.lat,
-                "lng": candidate.lng,
-                "address": candidate.address or "",
-                "request_type_id": category.crm_request_type_id,
-                "answers": {"summary": summary, "description": candidate.description},
-            }
-        )
-        issue = parse_issue(created) if "status" in created else crm.get_issue(created["id"])
-    except (IntegrationError, ValueError) as exc:
-        db.session.rollback()
-        claim = db.session.get(ImportedRequest, claim.id)
-        claim.outcome, claim.reason = "failed", f"the CRM refused it: {exc}"
-        report.failed.append(f"{record.display_id or record.remote_id}: {exc}")
-        return
-    upsert_issue(issue, source="import", route=False)  # linked below, to this request
+    return claim.id
+
+
+def _link_created(
+    integration: Integration,
+    record: RemoteRecord,
+    category: Category,
+    issue: CrmIssue,
+    claim_id: int,
+) -> SyncLink:
+    """Store the new CRM issue and link it to the remote request (committed)."""
+    upsert_issue(issue, source="import", route=False)  # linked here, to this request
     now = utcnow()
     link = lifecycle.open_link(
         db.session.get(Issue, issue.id),
@@ -221,20 +273,108 @@ def _import_one(
         remote_created_at=now,
         address_source="reported",
     )
-    claim = db.session.get(ImportedRequest, claim.id)
+    link.issue.skip_reason = None  # a poll that read it meanwhile left it to us
+    _note_private(category, issue)
+    claim = db.session.get(ImportedRequest, claim_id)
     claim.outcome, claim.reason, claim.issue_id = "imported", None, issue.id
     db.session.commit()
-    report.imported += 1
+    return link
+
+
+def _issue_fields(
+    integration: Integration, candidate: RemoteRequest, category: Category
+) -> dict[str, object]:
+    """``POST /issues``: the documented required fields (``address``, ``lat``,
+    ``lng``, ``answers``, ``request_type_id``), the description ending with
+    the marker that links the issue to its remote request when it appears."""
+    marker = import_marker(integration.name, candidate.record.remote_id)
+    description = "\n\n".join(part for part in (candidate.description.strip(), marker) if part)
+    return {
+        "lat": candidate.lat,
+        "lng": candidate.lng,
+        "address": _address(candidate),
+        "request_type_id": category.crm_request_type_id,
+        "answers": {"summary": category.name or category.remote_id, "description": description},
+    }
+
+
+def _address(candidate: RemoteRequest) -> str:
+    """The CRM requires an address: the remote request's, else the one the
+    agency's geocoder finds at its coordinates (cached like the push's). With
+    neither, the CRM's refusal is recorded in its own words."""
+    if candidate.address and candidate.address.strip():
+        return candidate.address
     try:
-        connector.set_external_id(record.remote_id, issue.id)
-        acknowledge_crm(link, crm, settings)
-    except IntegrationError as exc:
-        # The issue exists and is linked; the push job finishes the legs.
-        link.last_error = str(exc)
-        events.record(
-            "import_incomplete",
-            str(exc),
-            issue_id=issue.id,
-            integration_id=integration.id,
-            level="warning",
+        locator = vendors.geocoder()
+        if locator is None:
+            return ""
+        key = cache_key(locator.server_url, candidate.lat, candidate.lng)
+        cached = db.session.get(GeocodeCache, key)
+        if cached is not None:
+            return cached.address
+        found = locator.reverse(candidate.lat, candidate.lng)
+    except (GeocodeError, IntegrationError):
+        return ""
+    db.session.merge(GeocodeCache(key=key, address=found.label, raw=found.raw))
+    return found.label
+
+
+def _created_issue(crm: SeeClickFixClient, created: IssueCreated) -> CrmIssue:
+    """The new issue: from the reply when it is the issue, else read back."""
+    if "status" in created.body:
+        return parse_issue(created.body)
+    return crm.get_issue(created.id)
+
+
+def _held(
+    integration: Integration,
+    claim_id: int,
+    record: RemoteRecord,
+    category: Category,
+    report: ImportReport,
+) -> None:
+    """The CRM held the new issue for moderation: a documented outcome, not a
+    failure. Nothing to link yet; ingest links it when the issue appears."""
+    claim = db.session.get(ImportedRequest, claim_id)
+    shown = record.display_id or record.remote_id
+    claim.outcome = "moderated"
+    claim.reason = (
+        "held for moderation by the CRM: linked when the issue appears (its description "
+        f"ends with {import_marker(integration.name, record.remote_id)})"
+    )
+    events.record(
+        "import_moderated",
+        f"{integration.name} request {shown} ({category.remote_id}): the CRM holds the new "
+        "issue for moderation; it is linked when a moderator lets it through",
+        integration_id=integration.id,
+    )
+    report.moderated += 1
+
+
+def _note_private(category: Category, issue: CrmIssue) -> None:
+    """A private category's request: the CRM made it private or public by its
+    request type's setting (its documented create takes no visibility)."""
+    if not category.private:
+        return
+    where = f"request type {category.crm_request_type_id}"
+    if issue.private:
+        detail, level = f"created private, as {where} is private in the CRM", "info"
+    elif issue.private is False:
+        detail = (
+            f"category {category.remote_id} is private, but the CRM made the issue public: "
+            f"mark {where} Private in SeeClickFix (its API takes no visibility per issue)"
         )
+        level = "warning"
+    else:
+        detail = (
+            f"category {category.remote_id} is private; the CRM did not say whether the issue "
+            f"is: check that {where} is marked Private in SeeClickFix"
+        )
+        level = "warning"
+    events.record(
+        "import_visibility",
+        detail,
+        issue_id=issue.id,
+        integration_id=category.integration_id,
+        level=level,
+    )

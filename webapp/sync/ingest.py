@@ -19,8 +19,17 @@ from integrations.seeclickfix import CrmComment, CrmIssue, CrmQuestion
 from integrations.seeclickfix.issues import MAX_CLOCK_AHEAD
 
 from ..extensions import db
-from ..models import Category, Comment, Integration, Issue, SyncLink, SyncState, utcnow
-from . import events, lifecycle, vendors
+from ..models import (
+    Category,
+    Comment,
+    ImportedRequest,
+    Integration,
+    Issue,
+    SyncLink,
+    SyncState,
+    utcnow,
+)
+from . import crm_identity, events, lifecycle, vendors
 from .push_job import enqueue_push
 from .request_types import remember_request_type
 
@@ -65,6 +74,7 @@ def _copy_fields(row: Issue, crm: CrmIssue) -> None:
     row.request_type_title = crm.request_type_title
     row.reporter_name = crm.reporter_name
     row.reporter_email = crm.reporter_email
+    row.private = crm.private
     row.image_url = crm.image_url
     row.html_url = crm.html_url
     row.questions = [
@@ -218,35 +228,45 @@ def _record_warnings(crm: CrmIssue, misfits: list[Misfit], source: str) -> None:
         )
 
 
-def _upsert_comments(issue_id: int, comments: tuple[CrmComment, ...], ours: str | None) -> int:
+def _upsert_comments(
+    issue_id: int, comments: tuple[CrmComment, ...], ours: crm_identity.CrmIdentity
+) -> int:
     """Store new CRM comments; return how many came from people (not from us).
 
-    Comments written by the integration user (our acknowledgments, closing
-    messages) come back on the next poll: they are kept as ``crosswalk``
-    comments so they are never mirrored anywhere or reported as news.
+    A comment is known by its key (``CrmComment.key``: the CRM's id when it
+    sends one, else a digest of when, who and what, since the documented
+    comment objects have no id), stored as ``crm_key``: one already stored on
+    this issue, or repeated in the same reply, is not stored again. A CRM id
+    is unique across issues too (a unique column): one already stored on
+    another issue (bad data) is skipped, so it can never fail the whole issue.
 
-    A comment id is stored once (a unique column): one already stored, on
-    this issue or (bad data) on another, or repeated in the same reply, is
-    not stored again, so it can never fail the whole issue.
+    Comments Crosswalk wrote (acknowledgments, closing messages, imported
+    remote comments) come back on the next poll: they are kept as
+    ``crosswalk`` comments, never mirrored anywhere or reported as news.
     """
-    known = set(
+    known_keys = set(
         db.session.execute(
-            db.select(Comment.crm_comment_id).where(
-                Comment.crm_comment_id.in_(sorted({c.id for c in comments}))
+            db.select(Comment.crm_key).where(
+                Comment.issue_id == issue_id,
+                Comment.crm_key.in_(sorted({c.key for c in comments})),
             )
         ).scalars()
     )
+    known_ids = _stored_crm_ids({c.id for c in comments if c.id is not None})
     added = 0
     for c in comments:
-        if c.id in known:
+        if c.key in known_keys or c.id in known_ids:
             continue
-        known.add(c.id)
-        origin = "crosswalk" if ours and c.author == ours else "crm"
+        known_keys.add(c.key)
+        if c.id is not None:
+            known_ids.add(c.id)
+        origin = "crosswalk" if ours.wrote(c) else "crm"
         added += origin == "crm"
         db.session.add(
             Comment(
                 issue_id=issue_id,
                 crm_comment_id=c.id,
+                crm_key=c.key,
                 origin=origin,
                 author=c.author,
                 author_role=c.author_role,
@@ -256,6 +276,13 @@ def _upsert_comments(issue_id: int, comments: tuple[CrmComment, ...], ours: str 
             )
         )
     return added
+
+
+def _stored_crm_ids(ids: set[int]) -> set[int]:
+    if not ids:
+        return set()
+    query = db.select(Comment.crm_comment_id).where(Comment.crm_comment_id.in_(sorted(ids)))
+    return set(db.session.execute(query).scalars())
 
 
 def _skip_unrouted(row: Issue) -> None:
@@ -268,8 +295,123 @@ def _skip_unrouted(row: Issue) -> None:
         events.record("skipped", reason, issue_id=row.id)
 
 
+# ------------------------------------------------------------ imported requests
+# The importer ends the description of every CRM issue it creates with this
+# marker. A create held for moderation (202, no id yet) is linked by it when
+# its issue appears, however it arrives (poll, webhook, CLI fetch), and an
+# issue carrying it is never taken for a resident's report (never pushed as
+# a new remote request: the remote request exists).
+_IMPORT_MARKER = re.compile(
+    r"\[(?P<integration>[a-z0-9_-]+) request (?P<remote_id>[^\]\n]+)\]\s*\Z"
+)
+# The marker is searched for only in the description's tail: it ends the text,
+# and a long description must not cost a scan from every "[" in it.
+_MARKER_TAIL = 320
+# Imports whose CRM issue is linked when it appears, and why it had not been.
+ADOPTABLE_IMPORTS = {
+    "moderated": "the CRM held it for moderation",
+    "failed": "the CRM applied a create whose reply was lost",
+}
+
+
+def import_marker(integration: str, remote_id: str) -> str:
+    """The marker of an issue imported from ``integration``'s request ``remote_id``."""
+    return f"[{integration} request {remote_id}]"
+
+
+def imported_from(description: str | None) -> tuple[str, str] | None:
+    """(integration, remote id) of the marker ending ``description``, if any."""
+    found = _IMPORT_MARKER.search((description or "")[-_MARKER_TAIL:])
+    return (found["integration"], found["remote_id"]) if found else None
+
+
+def _import_of(row: Issue) -> ImportedRequest | None:
+    """The importer's record of the remote request this issue's marker names."""
+    marker = imported_from(row.description)
+    if marker is None:
+        return None
+    name, remote_id = marker
+    return db.session.execute(
+        db.select(ImportedRequest)
+        .join(Integration, Integration.id == ImportedRequest.integration_id)
+        .where(Integration.name == name, ImportedRequest.remote_id == remote_id)
+    ).scalar_one_or_none()
+
+
+def _import_category(row: Issue, integration_id: int) -> Category | None:
+    return (
+        db.session.execute(
+            db.select(Category)
+            .where(
+                Category.integration_id == integration_id,
+                Category.crm_request_type_id == row.request_type_id,
+                Category.enabled.is_(True),
+            )
+            .order_by(Category.id)
+        )
+        .scalars()
+        .first()
+    )
+
+
+def _skip(row: Issue, reason: str, *, level: str = "info") -> None:
+    if row.skip_reason != reason:
+        row.skip_reason = reason
+        events.record("skipped", reason, issue_id=row.id, level=level)
+
+
+def _import_refusal(
+    row: Issue, imported: ImportedRequest, category: Category | None, request: str
+) -> tuple[str, str] | None:
+    """Why an issue carrying an import marker is not linked now (reason, level)."""
+    if imported.outcome == "importing":  # the importer is between its create and its link
+        return f"being imported from {request}: the importer links it", "info"
+    if imported.outcome not in ADOPTABLE_IMPORTS or imported.issue_id not in (None, row.id):
+        other = f"CRM issue {imported.issue_id}" if imported.issue_id else imported.outcome
+        return f"carries the import marker of {request} ({other}): not sent again", "warning"
+    if category is None:
+        return f"imported from {request}, but no enabled category maps its request type", "warning"
+    if row.status not in lifecycle.OPEN_CRM_STATUSES:
+        return f"imported from {request}, but already {row.status} in the CRM", "warning"
+    return None
+
+
+def _link_import(row: Issue, imported: ImportedRequest) -> SyncLink | None:
+    """Link an issue the importer created to its remote request, exactly once:
+    the import record moves to ``imported`` in the commit that adds the link,
+    and the push then writes the CRM id onto the remote request (both ways)
+    and acknowledges the resident."""
+    integration = db.session.get(Integration, imported.integration_id)
+    request = f"{integration.name} request {imported.remote_display_id or imported.remote_id}"
+    category = _import_category(row, imported.integration_id)
+    refusal = _import_refusal(row, imported, category, request)
+    if refusal is not None:
+        _skip(row, refusal[0], level=refusal[1])
+        return None
+    now = utcnow()
+    link = lifecycle.open_link(
+        row,
+        category,
+        event="imported",
+        detail=f"from {request} ({ADOPTABLE_IMPORTS[imported.outcome]}): linked now",
+        origin="remote",
+        remote_id=imported.remote_id,
+        remote_display_id=imported.remote_display_id,
+        # The remote request exists already: the create leg is done.
+        remote_create_intended_at=now,
+        remote_created_at=now,
+        address_source="reported",
+    )
+    imported.outcome, imported.reason, imported.issue_id = "imported", None, row.id
+    row.skip_reason = None
+    return link
+
+
 def _ensure_link(row: Issue, created: bool) -> SyncLink | None:
     """Route the issue; return its link when it owes work to a push."""
+    imported = _import_of(row)
+    if imported is not None and lifecycle.link_of(row.id, imported.integration_id) is None:
+        return _link_import(row, imported)
     category = route(row.request_type_id)
     if category is None:
         _skip_unrouted(row)
@@ -308,11 +450,6 @@ def _owes_push(link: SyncLink, issue: Issue) -> bool:
     )
 
 
-def _integration_user() -> str | None:
-    agency = vendors.find_agency()
-    return agency.integration_user if agency else None
-
-
 def upsert_issue(crm: CrmIssue, *, source: str, route: bool = True) -> IngestResult:
     """Store one CRM issue and its comments; commit; return what to push."""
     crm, misfits = fit_for_storage(crm)
@@ -330,7 +467,7 @@ def upsert_issue(crm: CrmIssue, *, source: str, route: bool = True) -> IngestRes
     changed = created or db.session.is_modified(row)
     remember_request_type(crm.request_type_id, crm.request_type_title)
     db.session.flush()  # events reference the row: it must exist first (PostgreSQL FKs)
-    added = _upsert_comments(crm.id, crm.comments, _integration_user()) if crm.comments else 0
+    added = _upsert_comments(crm.id, crm.comments, crm_identity.current()) if crm.comments else 0
     if created:
         events.record("received", f"new issue from the CRM {source}", issue_id=crm.id)
     elif added:

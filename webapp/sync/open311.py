@@ -43,11 +43,17 @@ def _questions(category: Category) -> list[dict[str, Any]]:
     return list(request_type.questions) if request_type else []
 
 
+PRIVATE_NOTE = "Reports in this category are private: only agency staff can see them."
+
+
 def service(category: Category) -> dict[str, Any]:
+    """One GeoReport service. A private category is offered (residents report
+    it) and says that reports are not public: GeoReport v2 has no flag for it."""
+    name = category.name or category.remote_id
     return {
         "service_code": category.remote_id,
-        "service_name": category.name or category.remote_id,
-        "description": category.name or category.remote_id,
+        "service_name": name,
+        "description": f"{name}. {PRIVATE_NOTE}" if category.private else name,
         "metadata": bool(_questions(category)),
         "type": "realtime",
         "keywords": "",

@@ -5,6 +5,7 @@ connector to map onto its vendor's record."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -13,8 +14,10 @@ from integrations.base import OutboundRequest, Requester
 from integrations.errors import PermanentError
 from integrations.settings import REQUESTER_KEYS, DynamicField, IntegrationSettings
 
-from ..models import Category, Issue, RequestType, SyncLink
+from ..extensions import db
+from ..models import Category, Event, Issue, RequestType, SyncLink
 from . import events
+from .request_types import answers_of, unmatched_warning
 
 
 class FieldMappingError(PermanentError):
@@ -37,12 +40,23 @@ def _question_meta(request_type: RequestType | None) -> dict[str, dict[str, Any]
     }
 
 
+def _keyed(issue: Issue) -> dict[str, Any]:
+    """Answers by the key the stored copy carries (a server that sent ``primary_key``)."""
+    return {str(qa.get("key")): qa.get("answer") for qa in issue.questions or [] if qa.get("key")}
+
+
 def build_requester(
-    issue: Issue, settings: IntegrationSettings, request_type: RequestType | None
+    issue: Issue,
+    settings: IntegrationSettings,
+    request_type: RequestType | None,
+    answers: Mapping[str, Any] | None = None,
 ) -> RequesterResult:
     """Defaults (reporter's email, configured first/last name), then the answers of
     secondary questions whose integration key names a requester field — only when
-    the question keeps its answer private: a public one is never sent."""
+    the question keeps its answer private: a public one is never sent.
+
+    ``answers``: by question key (``request_types.answers_of``); default, the
+    keys the stored answers carry."""
     values: dict[str, str | None] = {
         "email": issue.reporter_email,
         "first_name": settings.requester_first_name,
@@ -51,20 +65,27 @@ def build_requester(
     configured_keys = settings.question_keys
     meta = _question_meta(request_type)
     warnings: list[str] = []
-    for qa in issue.questions or []:
-        key = qa.get("key")
-        question = meta.get(str(key), {})
-        integration_key = question.get("integration_key") or configured_keys.get(str(key))
-        if integration_key not in REQUESTER_KEYS or qa.get("answer") in (None, ""):
+    for key, answer in (_keyed(issue) if answers is None else answers).items():
+        question = meta.get(key, {})
+        integration_key = question.get("integration_key") or configured_keys.get(key)
+        if integration_key not in REQUESTER_KEYS or answer in (None, ""):
             continue
         if not question.get("answer_kept_private"):
+            text = question.get("question") or _question_text(issue, key)
             warnings.append(
-                f"question {key} ({qa.get('question')!r}) has integration key {integration_key} "
+                f"question {key} ({text!r}) has integration key {integration_key} "
                 "but its answer is public in the CRM: not sent (make it private)"
             )
             continue
-        values[REQUESTER_KEYS[integration_key]] = str(qa["answer"]).strip()
+        values[REQUESTER_KEYS[integration_key]] = str(answer).strip()
     return RequesterResult(Requester(**values), warnings)
+
+
+def _question_text(issue: Issue, key: str) -> str | None:
+    """The question text stored with the answer keyed ``key`` (if it came keyed)."""
+    return next(
+        (qa.get("question") for qa in issue.questions or [] if str(qa.get("key")) == key), None
+    )
 
 
 def _facts(issue: Issue, link: SyncLink) -> dict[str, Any]:
@@ -110,11 +131,19 @@ def convert(value: Any, kind: str, where: str) -> Any:
     return text
 
 
-def custom_fields(issue: Issue, link: SyncLink, category: Category | None) -> dict[str, Any]:
-    """Resolve the category's custom fields; missing required answers are errors."""
+def custom_fields(
+    issue: Issue,
+    link: SyncLink,
+    category: Category | None,
+    answers: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Resolve the category's custom fields; missing required answers are errors.
+
+    ``answers``: by question key (``request_types.answers_of``); default, the
+    keys the stored answers carry."""
     if category is None or not category.custom_fields:
         return {}
-    answers = {str(qa.get("key")): qa.get("answer") for qa in issue.questions or []}
+    answers = _keyed(issue) if answers is None else answers
     facts = _facts(issue, link)
     resolved: dict[str, Any] = {}
     for name, spec in category.custom_fields.items():
@@ -155,10 +184,16 @@ def outbound_request(
     request_type: RequestType | None,
     address_parts: dict[str, str],
 ) -> OutboundRequest:
-    """Everything the connector may send; mapping problems raise FieldMappingError."""
-    requester = build_requester(issue, settings, request_type)
-    for warning in requester.warnings:
-        events.record_for(link, "config_warning", warning, level="warning")
+    """Everything the connector may send; mapping problems raise FieldMappingError.
+
+    Answers are matched to their question keys through the request type
+    (documented answers carry no key); one that cannot be is a warning on
+    the issue's timeline, as is a requester answer the CRM shows publicly."""
+    keyed, request_type = answers_of(issue, request_type)
+    requester = build_requester(issue, settings, request_type, keyed.by_key)
+    warnings = [unmatched_warning(u, request_type) for u in keyed.unmatched]
+    for warning in [*warnings, *requester.warnings]:
+        _warn_once(link, warning)
     return OutboundRequest(
         crm_issue_id=issue.id,
         category_remote_id=link.category.remote_id if link.category else "",
@@ -170,7 +205,22 @@ def outbound_request(
         verified_address=link.verified_address if link.address_source == "arcgis" else None,
         image_url=issue.image_url,
         requester=requester.requester,
-        answers={qa["key"]: qa["answer"] for qa in issue.questions or [] if qa.get("key")},
-        custom_fields=custom_fields(issue, link, link.category),
+        answers={key: "" if a is None else str(a) for key, a in keyed.by_key.items()},
+        custom_fields=custom_fields(issue, link, link.category, keyed.by_key),
         address_parts=address_parts,
+        reporter_name=issue.reporter_name,
     )
+
+
+def _warn_once(link: SyncLink, warning: str) -> None:
+    """A configuration warning on the issue's timeline, once (a retried create
+    builds the request again: the admin needs the warning, not one per attempt)."""
+    said = db.session.execute(
+        db.select(Event.id).where(
+            Event.issue_id == link.issue_id,
+            Event.kind == "config_warning",
+            Event.detail == warning,
+        )
+    ).first()
+    if said is None:
+        events.record_for(link, "config_warning", warning, level="warning")

@@ -24,7 +24,7 @@ from integrations.settings import IntegrationSettings
 
 from ..extensions import db
 from ..models import SyncLink, SyncState, utcnow
-from . import addresses, events, jobs, lifecycle, messages, outbound, vendors
+from . import addresses, crm_identity, events, jobs, lifecycle, messages, outbound, vendors
 from .request_types import request_type_for
 
 
@@ -191,7 +191,7 @@ def acknowledge_crm(link: SyncLink, crm: SeeClickFixClient, settings: Integratio
         detail = f"{message} (already in the CRM: sent before, its reply was lost)"
     else:
         lifecycle.intend(link, lifecycle.ACKNOWLEDGE_CRM)
-        crm.acknowledge(link.issue_id, message)
+        crm_identity.remember(crm.acknowledge(link.issue_id, message))
     lifecycle.mark_done(link, lifecycle.ACKNOWLEDGE_CRM)
     link.issue.status = "Acknowledged"
     lifecycle.move(link, SyncState.ACKNOWLEDGED, "acknowledged", detail)
@@ -216,7 +216,7 @@ def push_notes(ctx: PushContext) -> int:
         link.remote_id,
         [
             NoteOut(
-                key=str(c.crm_comment_id) if c.crm_comment_id else f"note-{c.id}",
+                key=c.crm_key or f"note-{c.id}",
                 body=c.body,
                 author=c.author,
                 created_at=c.created_at,

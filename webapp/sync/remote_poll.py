@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from flask import current_app
+
 from integrations.base import Connector, RemoteComment, RemoteRecord
 from integrations.errors import IntegrationError, NotSupportedError
+from integrations.photos import download_photo
 from integrations.seeclickfix import SeeClickFixClient
 from integrations.settings import IntegrationSettings
 
@@ -25,7 +28,7 @@ from ..models import (
     utcnow,
 )
 from ..models import Rule as RuleRow
-from . import cursors, events, lifecycle, messages, vendors
+from . import crm_identity, cursors, events, lifecycle, messages, vendors
 from .push import CLOSED_CRM_STATUSES, crm_shows
 from .rules import Rule, RuleError, evaluate_rules
 
@@ -167,7 +170,7 @@ def apply_rules(ctx: PollContext, link: SyncLink, previous: dict | None, current
         state.is_true = decision.now_true
         if not decision.fire:
             continue
-        ctx.crm.add_comment(link.issue_id, decision.rule.message)
+        crm_identity.remember(ctx.crm.add_comment(link.issue_id, decision.rule.message))
         state.fired_at = utcnow()
         events.record_for(
             link, "rule_fired", f"{decision.rule.describe()}: {decision.rule.message}"
@@ -194,7 +197,7 @@ def import_comments(ctx: PollContext, link: SyncLink, comments: list[RemoteComme
     for comment in comments:
         if not comment.public or comment.key in known:
             continue
-        ctx.crm.add_comment(link.issue_id, comment.body)
+        post_remote_comment(ctx, link, comment)
         db.session.add(
             Comment(
                 issue_id=link.issue_id,
@@ -217,6 +220,30 @@ def import_comments(ctx: PollContext, link: SyncLink, comments: list[RemoteComme
             f"{ctx.integration_user}",
         )
     return imported
+
+
+def post_remote_comment(ctx: PollContext, link: SyncLink, comment: RemoteComment) -> None:
+    """Post one remote comment to the CRM issue. Its image (a public Lucity
+    document, a Cartegraph attachment) goes as an image: SeeClickFix's comment
+    API takes one as multipart ``image``. An image Crosswalk cannot fetch or
+    use (gone, not an image, too large, its host failing or asking for a
+    sign-in) goes as a link in the text instead: the comment is never held
+    back for its picture."""
+    body = comment.body
+    photo = None
+    if comment.image_url:
+        try:
+            timeout = current_app.config["CROSSWALK_HTTP_TIMEOUT"]
+            photo = download_photo(comment.image_url, timeout=timeout)
+        except IntegrationError as exc:
+            body = f"{body}\n{comment.image_url}".strip()
+            events.record_for(
+                link,
+                "image_as_link",
+                f"an image from {ctx.integration.name} is posted as a link: {exc}",
+                level="warning",
+            )
+    crm_identity.remember(ctx.crm.add_comment(link.issue_id, body, image=photo))
 
 
 def apply_remote(
@@ -247,7 +274,7 @@ def apply_remote(
         import_comments(ctx, link, comments)
     apply_rules(ctx, link, previous, dict(record.fields))
     if status_changed and (note := ctx.connector.status_message_for(record)):
-        crm.add_comment(issue.id, note)
+        crm_identity.remember(crm.add_comment(issue.id, note))
         events.record_for(link, "status_message", f"status {record.status}: {note}")
         db.session.commit()  # posted: never again for this transition
     if not record.closed:
@@ -275,7 +302,7 @@ def close_crm(ctx: PollContext, link: SyncLink, record: RemoteRecord) -> None:
         detail = f"{message} (already in the CRM: sent before, its reply was lost)"
     else:
         lifecycle.intend(link, lifecycle.CLOSE_CRM)
-        ctx.crm.close(link.issue_id, message)
+        crm_identity.remember(ctx.crm.close(link.issue_id, message))
     lifecycle.mark_done(link, lifecycle.CLOSE_CRM)
     link.last_synced_at = utcnow()
     link.issue.status = "Closed"

@@ -1,13 +1,22 @@
 """The CRM's request types as Crosswalk last read them: titles (to match
 remote categories by name) and secondary questions (requester fields, custom
-fields, Open311 attributes), plus the warnings an admin should act on."""
+fields, Open311 attributes), plus the warnings an admin should act on.
+
+An issue's answers come as ``{question, answer}`` (documented: no key); the
+key (``primary_key``) is only in the request type's ``questions[]``, so
+``answers_of`` finds each answer's key there by the question's text."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from integrations.errors import IntegrationError
 from integrations.settings import REQUESTER_KEYS
 
 from ..extensions import db
-from ..models import Category, Integration, RequestType, utcnow
+from ..models import Category, Integration, Issue, RequestType, utcnow
 from . import events, vendors
 
 
@@ -32,12 +41,7 @@ def refresh_request_types(integration_id: int | None = None) -> int:
     ids = db.session.execute(query).scalars().all()
     crm = vendors.crm_client()
     for request_type_id in ids:
-        body = crm.get_request_type(request_type_id)
-        row = db.session.get(RequestType, request_type_id) or RequestType(id=request_type_id)
-        row.title = str(body.get("title") or row.title or request_type_id)
-        row.questions = body["questions"]
-        row.fetched_at = utcnow()
-        db.session.add(row)
+        _store(request_type_id, crm.get_request_type(request_type_id))
     if integration_id is not None:
         warn_public_requester_questions(integration_id)
     db.session.commit()
@@ -81,8 +85,12 @@ def request_type_for(request_type_id: int | None) -> RequestType | None:
     row = db.session.get(RequestType, request_type_id)
     if row is not None and row.fetched_at is not None:
         return row
-    body = vendors.crm_client().get_request_type(request_type_id)
-    row = row or RequestType(id=request_type_id)
+    return _store(request_type_id, vendors.crm_client().get_request_type(request_type_id))
+
+
+def _store(request_type_id: int, body: dict[str, Any]) -> RequestType:
+    """The request type as the CRM just answered (``get_request_type``), cached."""
+    row = db.session.get(RequestType, request_type_id) or RequestType(id=request_type_id)
     row.title = str(body.get("title") or row.title or request_type_id)
     row.questions = body["questions"]
     row.fetched_at = utcnow()
@@ -99,3 +107,100 @@ def remember_request_type(request_type_id: int | None, title: str | None) -> Non
         db.session.add(RequestType(id=request_type_id, title=title, questions=[]))
     elif row.title != title:
         row.title = title
+
+
+# ------------------------------------------------------------ answers by key
+@dataclass(frozen=True)
+class UnmatchedAnswer:
+    """An answer whose question text names no single question of the request type."""
+
+    question: str
+    matches: int  # 0: no question has this text; more: which one is ambiguous
+
+
+@dataclass(frozen=True)
+class KeyedAnswers:
+    """An issue's answers by question key (``primary_key``, as text), and the
+    answers no key was found for."""
+
+    by_key: Mapping[str, Any] = field(default_factory=dict)
+    unmatched: tuple[UnmatchedAnswer, ...] = ()
+
+
+def _normal(text: Any) -> str:
+    """Question text as matched: case and runs of white space do not count."""
+    return " ".join(str(text or "").split()).casefold()
+
+
+def _keys_by_text(request_type: RequestType | None) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    questions = (request_type.questions or []) if request_type is not None else []
+    for question in questions:
+        if isinstance(question, dict) and question.get("primary_key") is not None:
+            text = _normal(question.get("question"))
+            found.setdefault(text, []).append(str(question["primary_key"]))
+    return found
+
+
+def key_answers(
+    questions: Sequence[Mapping[str, Any]] | None, request_type: RequestType | None
+) -> KeyedAnswers:
+    """Each answer by its question's key: the key the CRM sent with it (a server
+    that includes ``primary_key``), else the one question of the request type
+    with the same text. An answered question matching none, or several, is
+    unmatched; an empty answer without a key is nothing to lose."""
+    keys = _keys_by_text(request_type)
+    by_key: dict[str, Any] = {}
+    unmatched: list[UnmatchedAnswer] = []
+    for qa in questions or []:
+        answer = qa.get("answer")
+        if qa.get("key") not in (None, ""):
+            by_key[str(qa["key"])] = answer
+            continue
+        found = keys.get(_normal(qa.get("question")), [])
+        if len(found) == 1:
+            by_key[found[0]] = answer
+        elif answer not in (None, ""):
+            unmatched.append(UnmatchedAnswer(str(qa.get("question") or ""), len(found)))
+    return KeyedAnswers(by_key, tuple(unmatched))
+
+
+def answers_of(
+    issue: Issue, request_type: RequestType | None
+) -> tuple[KeyedAnswers, RequestType | None]:
+    """The issue's answers by key, and the request type they were matched against.
+
+    A question added after the request type was cached would be unmatched for
+    good: when an answer is unmatched and the cache predates the issue, the
+    request type is read from the CRM again, once (a CRM that fails then
+    leaves the cached copy in use, and the answer unmatched)."""
+    keyed = key_answers(issue.questions, request_type)
+    if keyed.unmatched and _cached_before(request_type, issue):
+        try:
+            fresh = _store(request_type.id, vendors.crm_client().get_request_type(request_type.id))
+        except IntegrationError:
+            return keyed, request_type
+        return key_answers(issue.questions, fresh), fresh
+    return keyed, request_type
+
+
+def _cached_before(request_type: RequestType | None, issue: Issue) -> bool:
+    if request_type is None:
+        return False
+    if request_type.fetched_at is None:
+        return True
+    return issue.crm_created_at is not None and request_type.fetched_at < issue.crm_created_at
+
+
+def unmatched_warning(unmatched: UnmatchedAnswer, request_type: RequestType | None) -> str:
+    """The warning naming an answer whose key was not found (``config_warning``)."""
+    where = (
+        f"request type {request_type.title} ({request_type.id})"
+        if request_type is not None
+        else "the issue's request type (none)"
+    )
+    found = "no question" if unmatched.matches == 0 else f"{unmatched.matches} questions"
+    return (
+        f"the answer to {unmatched.question!r} matches {found} of {where}: "
+        "not used for requester fields or answer_of custom fields"
+    )

@@ -231,7 +231,7 @@ def handle(
         return WebhookResult(issue.id, event, 0, replay=True)
     if comment is not None:
         known = issue.comments or ()
-        if all(c.id != comment.id for c in known):
+        if all(c.key != comment.key for c in known):
             issue = replace(issue, comments=(*known, comment))
     try:
         result = ingest.receive(issue, source="webhook")
