@@ -10,12 +10,14 @@ come from the worker layer (``workers.cli``) through Flask's
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from integrations.base import Check
 from integrations.errors import IntegrationError
 
 from .agency_config import ConfigError, load_agency_config
@@ -60,6 +62,8 @@ def config_load(path: str) -> None:
         if len(exc.problems) > 1:
             click.echo(f"  ({len(exc.problems)} problems; nothing was changed)", err=True)
         raise click.exceptions.Exit(1) from None
+    for warning in config.warnings:  # loads all the same: a warning, not an error
+        click.echo(f"Warning: {path}: {warning}", err=True)
     report = engine.apply_config(config)
     click.echo(f"{path}: {report.summary()}")
 
@@ -181,6 +185,43 @@ def _drain_in_process_queue() -> None:
     if queue.in_process and queue.depth():
         click.echo(f"Running {queue.depth()} queued job(s) here.", err=True)
         queue.drain()
+
+
+@cli.command("check")
+@with_appcontext
+def check() -> None:
+    """Try every configured name against the live CRM, geocoder and integrations
+    (read-only) and print a table: check, ok/FAIL, the vendor's words, the
+    setting to change. Exits 1 when a check failed."""
+    from .sync import engine, preflight
+
+    try:
+        checks = engine.run_preflight()
+    except IntegrationError as exc:  # no configuration loaded
+        raise click.ClickException(str(exc)) from None
+    for line in check_table(checks, preflight.status):
+        click.echo(line)
+    click.echo(preflight.summary(checks))
+    if any(preflight.status(c) == "FAIL" for c in checks):
+        raise click.exceptions.Exit(1)
+
+
+CHECK_COLUMNS = ("SYSTEM", "CHECK", "RESULT", "DETAIL", "SETTING")
+
+
+def check_table(checks: list[Check], status: Callable[[Check], str]) -> list[str]:
+    """The checks as aligned columns; the detail and setting are never cut
+    (they are what the operator acts on), so long ones run past the line."""
+    rows = [
+        (c.system, c.name, status(c), " ".join(c.detail.split()), c.setting or "-") for c in checks
+    ]
+    widths = [max(len(row[i]) for row in [CHECK_COLUMNS, *rows]) for i in range(3)]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+        return "  ".join([*cells, row[3], f"[{row[4]}]"]).rstrip()
+
+    return [line(CHECK_COLUMNS), *(line(row) for row in rows)]
 
 
 @cli.command("simulators")

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import current_app
 
+from integrations.base import Check
 from integrations.seeclickfix import CrmIssue
 
 from ..agency_config import AgencyConfig
@@ -28,6 +29,7 @@ from . import (
     ingest,
     jobs,
     lifecycle,
+    preflight,
     push_job,
     remote_poll,
     schedule,
@@ -58,6 +60,7 @@ __all__ = [
     "receive_webhook",
     "record_push_failure",
     "retry",
+    "run_preflight",
     "run_task",
     "run_task_now",
     "sweep",
@@ -83,6 +86,12 @@ def job_kind(name: str) -> jobs.JobKind:
 def apply_config(config: AgencyConfig) -> configure.ApplyReport:
     """A validated agency file into the database, in one transaction, idempotently."""
     return configure.apply_config(config)
+
+
+def run_preflight() -> list[Check]:
+    """``crosswalk check``: every configured name tried against the live CRM,
+    geocoder and enabled integrations, read-only; one ``Check`` per name."""
+    return preflight.run_preflight()
 
 
 # ------------------------------------------------------------------ CRM issues in

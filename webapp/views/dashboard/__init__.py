@@ -2,8 +2,10 @@
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
+from integrations.errors import IntegrationError
+
 from ...models import SyncState
-from ...sync import dashboard_queries, engine
+from ...sync import dashboard_queries, engine, preflight
 
 bp = Blueprint("dashboard", __name__)
 
@@ -52,6 +54,26 @@ def retry(link_id: int):
     if outcome.queued:
         flash(f"Push of issue {outcome.link.issue_id} queued again.")
     return redirect(url_for("dashboard.issue", issue_id=outcome.link.issue_id))
+
+
+@bp.route("/check", methods=["GET", "POST"])
+def check():
+    """The preflight: GET offers the button, POST runs every check (read-only
+    against the vendors) and shows the table. A plain form: the checks change
+    nothing, and sign-in comes with a later issue."""
+    if request.method == "GET":
+        return render_template("dashboard/check.html", checks=None)
+    try:
+        checks = engine.run_preflight()
+    except IntegrationError as exc:  # no configuration loaded
+        return render_template("dashboard/check.html", checks=None, error=str(exc)), 409
+    return render_template(
+        "dashboard/check.html",
+        checks=checks,
+        status=preflight.status,
+        summary=preflight.summary(checks),
+        failed=any(preflight.status(c) == "FAIL" for c in checks),
+    )
 
 
 @bp.get("/healthz")
