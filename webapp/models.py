@@ -351,3 +351,59 @@ class Lease(db.Model):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     owner: Mapped[str | None] = mapped_column(String(200))
     until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class User(db.Model):
+    """Someone who signs in to the console. ``staff`` watch sync state, retry a
+    link and run a periodic job now; ``admin`` also edits rules, messages,
+    categories, the boundary and users. Passwords are stored only as werkzeug
+    hashes (scrypt)."""
+
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+    ROLES = ("staff", "admin")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(10), default="staff")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Flask-Login's user protocol (written out rather than UserMixin so the
+    # model does not import the web layer's login library).
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class AuditEntry(db.Model):
+    """Who changed what, when: every admin edit, every retry and run-now, with
+    the value before and after. Read-only in the console; ``actor`` keeps the
+    email even if the user is later removed."""
+
+    __table_args__ = (Index("ix_audit_entry_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(50))  # e.g. rule.update, link.retry
+    target: Mapped[str] = mapped_column(String(300))  # e.g. "rule 4 (public-works)"
+    before: Mapped[Any] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True)
