@@ -235,6 +235,20 @@ class Connector(ABC):
     def create_request(self, request: OutboundRequest) -> RemoteRecord:
         """Create the remote request and return it (with its id)."""
 
+    def looks_up_requester(self, requester: Requester) -> bool:
+        """Whether ``create_request`` would first read the remote system for
+        this requester (a requester record found by email), so the engine can
+        make that read beside the geocode with :meth:`find_requester`."""
+        return False
+
+    def find_requester(self, requester: Requester) -> str | None:
+        """The requester's reference as the remote system has it, found by one
+        read and remembered, so the create that follows makes no lookup; None
+        when there is none. Reads only, and touches nothing but this
+        connector's own session: the engine may run it in a thread beside the
+        geocode."""
+        return None
+
     def create_and_adopt(
         self,
         crm_issue_id: int,

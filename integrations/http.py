@@ -162,6 +162,45 @@ def _snippet(text: str, limit: int = _SNIPPET) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+class EnvironmentOnceSession(requests.Session):
+    """A ``requests.Session`` that reads the environment's proxy and CA-bundle
+    settings once per scheme and host instead of on every request.
+
+    requests walks the whole of ``os.environ`` twice per request to find the
+    proxies (``getproxies_environment``): on a busy worker that was a tenth
+    of a push's CPU. The environment a process starts with does not change
+    under it, and the answer depends only on the scheme and host (``NO_PROXY``
+    matches hosts), so it is kept for the session's life."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def merge_environment_settings(
+        self, url: str | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        parts = urlsplit(url or "")
+        key = (
+            parts.scheme,
+            parts.netloc,
+            tuple(sorted((proxies or {}).items())),
+            stream,
+            verify,
+            cert,
+            self.trust_env,
+            tuple(sorted(self.proxies.items())),
+            self.stream,
+            self.verify,
+            self.cert,
+        )
+        found = self._environment.get(key)
+        if found is None:
+            found = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if len(self._environment) < 64:  # a handful of hosts per vendor
+                self._environment[key] = found
+        return {**found, "proxies": dict(found["proxies"] or {})}
+
+
 class VendorHTTP:
     """A ``requests.Session`` bound to one vendor's base URL, raising our errors."""
 
@@ -179,7 +218,7 @@ class VendorHTTP:
         self.system = system
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or EnvironmentOnceSession()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers.setdefault("Accept", "application/json")

@@ -288,10 +288,22 @@ def _number_set(values: tuple[Any, ...]) -> frozenset[float] | None:
     return None
 
 
+@functools.cache
+def _text_set(values: tuple[Any, ...]) -> frozenset[str] | None:
+    """The list as a set of case-folded texts when every item is text (an
+    external-id batch): text against text compares case-insensitively."""
+    if values and all(isinstance(v, str) for v in values):
+        return frozenset(v.casefold() for v in values)
+    return None
+
+
 def _member(value: Any, values: tuple[Any, ...]) -> bool:
     numbers = _number_set(values)
     if numbers is not None and _is_number(value):
         return float(value) in numbers
+    texts = _text_set(values)
+    if texts is not None and isinstance(value, str):
+        return value.casefold() in texts
     return any(_compare("eq", value, v) for v in values)
 
 

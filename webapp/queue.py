@@ -76,16 +76,14 @@ class TaskQueue:
         or started by a worker that died (see :func:`is_dead`) — or, with
         ``started_is_stale``, started at all (the caller knows from the
         database that no job works on it now)."""
+        job = self._fetch(job_id)
+        return job if job is not None and _active(job, started_is_stale) else None
+
+    def _fetch(self, job_id: str) -> Job | None:
         try:
-            job = Job.fetch(job_id, connection=self.connection)
+            return Job.fetch(job_id, connection=self.connection)
         except NoSuchJobError:
             return None
-        status = job.get_status(refresh=False)
-        if status not in ACTIVE:
-            return None
-        if status == JobStatus.STARTED and (started_is_stale or is_dead(job)):
-            return None
-        return job
 
     def enqueue(
         self, kind: JobKind, *args: Any, at: Any = None, started_is_stale: bool = False
@@ -96,10 +94,10 @@ class TaskQueue:
         ``started_is_stale``: a started job of the same id does not count (the
         dispatcher knows from a link's free lease that no job works on it)."""
         job_id = kind.job_id(*args)
-        existing = self.active_job(job_id, started_is_stale=started_is_stale)
-        if existing is not None:
+        existing = self._fetch(job_id)  # one read answers both questions below
+        if existing is not None and _active(existing, started_is_stale):
             return existing, False
-        if self._started(job_id):
+        if existing is not None and existing.get_status(refresh=False) == JobStatus.STARTED:
             # RQ still lists it as started (it notices a dead worker only at its
             # ten-minute maintenance, and would then mark a job of the same id
             # failed): the work goes on under an id of its own.
@@ -115,13 +113,6 @@ class TaskQueue:
         if at is not None:
             return queue.enqueue_at(at, JOB_FUNCTION, kind.name, *args, **options), True
         return queue.enqueue(JOB_FUNCTION, kind.name, *args, **options), True
-
-    def _started(self, job_id: str) -> bool:
-        try:
-            job = Job.fetch(job_id, connection=self.connection)
-        except NoSuchJobError:
-            return False
-        return job.get_status(refresh=False) == JobStatus.STARTED
 
     def depth(self) -> int:
         return sum(q.count for q in self.all_queues)
@@ -143,6 +134,15 @@ class TaskQueue:
             worker = SimpleWorker(self.all_queues, connection=self.connection)
             worker.work(burst=True, logging_level="WARNING")
         return count
+
+
+def _active(job: Job, started_is_stale: bool) -> bool:
+    """Whether ``job`` waits or runs (a started one counts unless its worker
+    died, or the caller knows it is stale)."""
+    status = job.get_status(refresh=False)
+    if status not in ACTIVE:
+        return False
+    return not (status == JobStatus.STARTED and (started_is_stale or is_dead(job)))
 
 
 def is_dead(job: Job) -> bool:

@@ -33,6 +33,7 @@ from ..base import (
 )
 from ..errors import PermanentError, TransientError
 from ..http import VendorHTTP
+from ..memo import ExpiringCache
 from . import filter_syntax as fs
 from .client import SYSTEM, CartegraphClient
 from .dates import ENTRY_DATE_FIELD, entry_time
@@ -42,6 +43,16 @@ from .settings import CartegraphSettings
 # Requests read per page by the importer: a run usually finds a handful of new
 # ones, so the first page of the newest ones is usually the only one.
 IMPORT_PAGE_SIZE = 100
+# Requesters remembered by email, per connector (one per worker process and
+# integration), so a resident who reports again costs no call: at most this
+# many, each for at most this long (a requester merged or renamed in
+# Cartegraph is looked up again within the hour).
+KNOWN_REQUESTERS = 10_000
+KNOWN_REQUESTER_SECONDS = 3600.0
+# An email just looked up and not found (``find_requester``, run ahead of the
+# create) is created without a second lookup, if the create follows this soon
+# (and only by the next create: a retry looks up again).
+ABSENT_REQUESTER_SECONDS = 10.0
 
 
 class CartegraphConnector(Connector):
@@ -60,6 +71,14 @@ class CartegraphConnector(Connector):
         super().__init__(settings, session=session, environ=environ)
         self.batch_size = settings.batch_size
         self.client = CartegraphClient(settings, self.credentials(), session)
+        # email → requester reference, only as Cartegraph answered it (found or created).
+        self.known_requesters: ExpiringCache[str, str] = ExpiringCache(
+            KNOWN_REQUESTERS, KNOWN_REQUESTER_SECONDS
+        )
+        # emails Cartegraph just said it has no requester for (used once).
+        self.absent_requesters: ExpiringCache[str, bool] = ExpiringCache(
+            KNOWN_REQUESTERS, ABSENT_REQUESTER_SECONDS
+        )
 
     @property
     def http(self) -> VendorHTTP:
@@ -148,21 +167,61 @@ class CartegraphConnector(Connector):
 
     def ensure_requester(self, requester: Requester) -> str:
         """What RequesterField carries: the fixed value (``requester.mode:
-        fixed``), else the requester found by email or created."""
+        fixed``), else the requester found by email or created.
+
+        A requester found or created before (by this connector, within the
+        hour) costs no call: its reference is remembered by email, and only
+        once Cartegraph has answered with the record."""
         if self.settings.requester.mode == "fixed":
             return self.settings.requester.fixed_value
         class_name = self.settings.requester_class
         if class_name is None:
             return requester.email or requester.display_name or "SeeClickFix User"
-        if requester.email and (known := self._requester_by_email(class_name, requester.email)):
-            return self._reference(known)
+        email = requester.email
+        if email and (reference := self.known_requesters.get(email)) is not None:
+            return reference
+        if email and self.absent_requesters.pop(email):
+            pass  # looked up a moment ago (find_requester): none yet
+        elif email and (known := self._look_up(class_name, email)) is not None:
+            return known
         created = self.client.create(class_name, [self.requester_record(requester)])
         if created:
-            return self._reference(created[0])
+            return self._remember_requester(email, created[0])
         # The create reply is undocumented: look the new requester up.
-        if requester.email and (known := self._requester_by_email(class_name, requester.email)):
-            return self._reference(known)
+        if email and (known := self._look_up(class_name, email)) is not None:
+            return known
         raise PermanentError("the requester create reply had no Oid", system=SYSTEM)
+
+    def _look_up(self, class_name: str, email: str) -> str | None:
+        known = self._requester_by_email(class_name, email)
+        return self._remember_requester(email, known) if known is not None else None
+
+    def looks_up_requester(self, requester: Requester) -> bool:
+        return (
+            self.settings.requester.mode != "fixed"
+            and self.settings.requester_class is not None
+            and bool(requester.email)
+            and self.known_requesters.get(requester.email) is None
+        )
+
+    def find_requester(self, requester: Requester) -> str | None:
+        """The reference of the requester Cartegraph has for this email (one
+        read), remembered; None when there is none (or no email, or no class)."""
+        class_name = self.settings.requester_class
+        if self.settings.requester.mode == "fixed" or class_name is None or not requester.email:
+            return None
+        if (reference := self.known_requesters.get(requester.email)) is not None:
+            return reference
+        found = self._look_up(class_name, requester.email)
+        if found is None:
+            self.absent_requesters.put(requester.email, True)
+        return found
+
+    def _remember_requester(self, email: str | None, record: Mapping[str, Any]) -> str:
+        reference = self._reference(record)
+        if email:
+            self.known_requesters.put(email, reference)
+        return reference
 
     # -- create -------------------------------------------------------------
     def build_record(

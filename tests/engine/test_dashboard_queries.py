@@ -171,7 +171,7 @@ def ids(page: dashboard_queries.Page) -> list[int]:
 
 
 def test_the_issue_list_is_newest_first_with_each_link(listed):
-    page = dashboard_queries.issue_page(state=None, integration=None, page=1)
+    page = dashboard_queries.issue_page(state=None, integration=None)
     assert ids(page) == [6, 5, 4, 3, 2, 1]
     _, link, integration = page.items[2]
     assert (link.state, integration.name) == (SyncState.FAILED, "parks")
@@ -189,16 +189,76 @@ def test_the_issue_list_is_newest_first_with_each_link(listed):
     ],
 )
 def test_the_issue_list_filters_by_state_and_integration(listed, state, integration, expected):
-    page = dashboard_queries.issue_page(state=state, integration=integration, page=1)
+    page = dashboard_queries.issue_page(state=state, integration=integration)
     assert ids(page) == expected
-    assert page.total == len(expected)
+    assert (page.newer, page.older) == (None, None)  # one page: no pager
 
 
-def test_the_issue_list_pages(listed):
-    page = dashboard_queries.issue_page(state=None, integration=None, page=2, per_page=4)
-    assert ids(page) == [2, 1]
-    assert (page.total, page.pages, page.has_prev, page.has_next) == (6, 2, True, False)
-    assert page.prev_num == 1
+def test_the_issue_list_pages_by_where_a_page_ended(listed):
+    first = dashboard_queries.issue_page(state=None, integration=None, per_page=4)
+    assert ids(first) == [6, 5, 4, 3]
+    assert (first.newer, first.older) == (None, 3)
+    second = dashboard_queries.issue_page(state=None, integration=None, after=3, per_page=4)
+    assert ids(second) == [2, 1]
+    assert (second.newer, second.older) == (2, None)  # no page that does not exist
+    back = dashboard_queries.issue_page(state=None, integration=None, before=2, per_page=4)
+    assert ids(back) == [6, 5, 4, 3]
+    assert (back.newer, back.older) == (None, 3)
+
+
+def test_a_new_issue_does_not_shift_the_pages(listed):
+    """By offset, an issue arriving between two clicks would push one issue
+    from the first page onto the second, shown twice; by keyset it is not."""
+    first = dashboard_queries.issue_page(state=None, integration=None, per_page=4)
+    issue(7, day=7)
+    db.session.commit()
+    second = dashboard_queries.issue_page(
+        state=None, integration=None, after=first.older, per_page=4
+    )
+    assert ids(second) == [2, 1]
+    newest = dashboard_queries.issue_page(
+        state=None, integration=None, before=ids(second)[0], per_page=4
+    )
+    assert ids(newest) == [6, 5, 4, 3] and newest.newer == 6  # issue 7 is newer still
+
+
+def test_issues_without_a_report_time_come_last_and_page_both_ways(app):
+    for issue_id, day in ((1, 1), (2, 2), (3, None), (4, None), (5, 3)):
+        row = issue(issue_id)
+        row.crm_created_at = None if day is None else DAY + timedelta(days=day)
+    db.session.commit()
+    pages, after = [], None
+    while True:
+        page = dashboard_queries.issue_page(state=None, integration=None, after=after, per_page=2)
+        pages.append(ids(page))
+        if page.older is None:
+            break
+        after = page.older
+    assert pages == [[5, 2], [1, 4], [3]]
+    assert ids(
+        dashboard_queries.issue_page(state=None, integration=None, before=3, per_page=2)
+    ) == [
+        1,
+        4,
+    ]
+    assert ids(
+        dashboard_queries.issue_page(state=None, integration=None, before=4, per_page=2)
+    ) == [
+        2,
+        1,
+    ]
+
+
+def test_an_issue_with_two_links_is_never_split_between_pages(listed):
+    both = lifecycle.open_link(db.session.get(Issue, 2), category("Tree Down"), detail="routed")
+    db.session.commit()
+    first = dashboard_queries.issue_page(state=None, integration=None, per_page=5)
+    assert ids(first) == [6, 5, 4, 3, 2, 2]
+    links_of_2 = [row[1].id for row in first.items if row[0].id == 2]
+    assert len(links_of_2) == 2 and both.id in links_of_2 and links_of_2 == sorted(links_of_2)
+    assert ids(dashboard_queries.issue_page(state=None, integration=None, after=2, per_page=5)) == [
+        1
+    ]
 
 
 def test_an_issue_detail_has_its_links_and_timeline_in_order(app):

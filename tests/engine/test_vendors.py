@@ -117,3 +117,51 @@ def test_without_an_agency_everything_says_to_load_the_configuration(app):
         with pytest.raises(vendors.NotConfiguredError, match="crosswalk config load"):
             ask()
     assert issubclass(vendors.NotConfiguredError, IntegrationConfigError)
+
+
+# -- clients kept from one job to the next (issue 11) ----------------------------------
+def test_a_connector_is_kept_while_its_settings_and_secrets_stay_the_same(app):
+    load_agency(**{"    kind: fake\n": "    kind: fake\n    username_env: EAM_USER\n"})
+    app.config["CROSSWALK_ENVIRON"] = {**app.config["CROSSWALK_ENVIRON"], "EAM_USER": "ada"}
+    first = vendors.connector(integration())
+    assert vendors.connector(integration()) is first
+    app.config["CROSSWALK_ENVIRON"] = {**app.config["CROSSWALK_ENVIRON"], "EAM_USER": "grace"}
+    second = vendors.connector(integration())
+    assert second is not first  # a changed secret: built again
+    row = integration()
+    row.settings = {**row.settings, "poll_interval": 600}
+    db.session.commit()
+    assert vendors.connector(integration()) is not second  # changed settings: built again
+
+
+def test_each_thread_has_its_own_clients(app):
+    import threading
+
+    here = vendors.connector(integration())
+    there = []
+
+    def other_thread() -> None:
+        with app.app_context():
+            there.append(vendors.connector(integration()))
+            db.session.remove()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert there[0] is not here  # a requests.Session is not shared between threads
+
+
+def test_the_crm_client_and_geocoder_are_kept_until_their_settings_change(app):
+    crm, geocoder = REAL_CRM_CLIENT(), REAL_GEOCODER()
+    assert REAL_CRM_CLIENT() is crm and REAL_GEOCODER() is geocoder
+    app.config["CROSSWALK_ENVIRON"] = {**app.config["CROSSWALK_ENVIRON"], "SCF_TOKEN": "new"}
+    assert REAL_CRM_CLIENT() is not crm
+    assert REAL_GEOCODER() is geocoder  # the geocoder's settings did not change
+    url = "  url: https://geocoder.test/GeocodeServer\n"
+    load_agency(**{url: url + "  timeout: 3\n"})
+    assert REAL_GEOCODER() is not geocoder
+
+
+def test_a_one_off_connector_is_not_shared(app):
+    row = integration()
+    assert vendors.new_connector(row, vendors.settings_of(row)) is not vendors.connector(row)

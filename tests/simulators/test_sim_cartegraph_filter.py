@@ -148,3 +148,34 @@ def test_malformed_filters(text, fragment):
     with pytest.raises(FilterError) as excinfo:
         parse_filter(text, resolve)
     assert fragment in excinfo.value.message
+
+
+def test_in_lists_of_text_match_case_insensitively_as_before():
+    """An external-id batch is a set lookup now; text still matches text
+    without regard to case, and a number still matches numeric text."""
+    assert matches('[SeeClickFixID] in ("abc", "500")', {"SeeClickFixIDField": "ABC"})
+    assert not matches('[SeeClickFixID] in ("abc", "500")', {"SeeClickFixIDField": "abd"})
+    assert matches('[SeeClickFixID] in ("abc", "500")', {"SeeClickFixIDField": 500})
+    assert matches("[Oid] in (1, 2)", {"Oid": 2.0})
+
+
+def test_a_query_by_oids_reads_those_records_alone():
+    from simulators.cartegraph_store import REQUESTS_CLASS, CartegraphState
+
+    state = CartegraphState(username="u", password="p")
+    try:
+        made = state.create(
+            REQUESTS_CLASS,
+            [{"IssueField": "Pothole", "StatusField": "Open"} for _ in range(5)],
+            via_api=False,
+        )
+        oids = [r["Oid"] for r in made]
+        found = state.query(REQUESTS_CLASS, filter_text=f"[Oid] in ({oids[3]}, {oids[1]}, 999999)")
+        assert [r["Oid"] for r in found] == [oids[1], oids[3]]
+        both = f'([Oid] in ({oids[0]}, {oids[2]})) and ([Status] is equal to "Open")'
+        assert [r["Oid"] for r in state.query(REQUESTS_CLASS, filter_text=both)] == [
+            oids[0],
+            oids[2],
+        ]
+    finally:
+        state.close()

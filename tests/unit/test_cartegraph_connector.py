@@ -311,3 +311,66 @@ def test_crm_close_status_must_be_a_closed_status(overrides):
 
 def test_unused_default_close_status_is_not_judged():
     assert settings(closed_statuses=["Done"]).crm_close_status == "Closed"
+
+
+# -- requesters remembered by email (issue 11) ------------------------------------------
+REQUESTER_FOUND = {
+    "cgRequestersClass": [
+        {"Oid": 5, "FirstNameField": "Rita", "LastNameField": "Ro", "EmailField": "r@example.com"}
+    ],
+    "_metadata": {"totalCount": 1},
+}
+NO_REQUESTER = {"cgRequestersClass": [], "_metadata": {"totalCount": 0}}
+
+
+@responses.activate
+def test_a_requester_found_once_costs_no_call_the_next_time():
+    responses.get(REQUESTERS_URL, json=REQUESTER_FOUND)
+    conn = CartegraphConnector(settings(), environ=ENV)
+    assert conn.ensure_requester(Requester(email="r@example.com")) == "Rita Ro"
+    assert conn.ensure_requester(Requester(email="r@example.com")) == "Rita Ro"
+    assert len(responses.calls) == 1
+    assert not conn.looks_up_requester(Requester(email="r@example.com"))
+    assert conn.looks_up_requester(Requester(email="other@example.com"))
+
+
+@responses.activate
+def test_a_created_requester_is_remembered_only_from_the_reply_that_names_it():
+    responses.get(REQUESTERS_URL, json=NO_REQUESTER)
+    responses.post(REQUESTERS_URL, json={"cgRequestersClass": []})  # the reply names none
+    conn = CartegraphConnector(settings(requester_reference="oid"), environ=ENV)
+    with pytest.raises(PermanentError, match="no Oid"):
+        conn.ensure_requester(Requester(email="new@example.com"))
+    assert len(conn.known_requesters) == 0  # nothing Cartegraph confirmed
+    responses.replace(responses.POST, REQUESTERS_URL, json={"cgRequestersClass": [{"Oid": 9}]})
+    assert conn.ensure_requester(Requester(email="new@example.com")) == "9"
+    calls = len(responses.calls)
+    assert conn.ensure_requester(Requester(email="new@example.com")) == "9"
+    assert len(responses.calls) == calls
+
+
+@responses.activate
+def test_a_lookup_ahead_that_found_none_spares_the_create_its_lookup_once():
+    """find_requester (beside the geocode) said there is none: the create that
+    follows creates at once; a retry of it looks up again."""
+    responses.get(REQUESTERS_URL, json=NO_REQUESTER)
+    responses.post(REQUESTERS_URL, status=503, json={"Message": "down"})
+    conn = CartegraphConnector(settings(requester_reference="oid"), environ=ENV)
+    assert conn.find_requester(Requester(email="new@example.com")) is None
+    with pytest.raises(TransientError):
+        conn.ensure_requester(Requester(email="new@example.com"))
+    assert [c.request.method for c in responses.calls] == ["GET", "POST"]
+    with pytest.raises(TransientError):
+        conn.ensure_requester(Requester(email="new@example.com"))
+    assert [c.request.method for c in responses.calls] == ["GET", "POST", "GET", "POST"]
+
+
+@responses.activate
+def test_fixed_requesters_are_never_looked_up():
+    conn = CartegraphConnector(
+        settings(requester={"mode": "fixed", "value": "SeeClickFix User"}), environ=ENV
+    )
+    assert not conn.looks_up_requester(Requester(email="r@example.com"))
+    assert conn.find_requester(Requester(email="r@example.com")) is None
+    assert conn.ensure_requester(Requester(email="r@example.com")) == "SeeClickFix User"
+    assert len(responses.calls) == 0

@@ -105,3 +105,39 @@ def test_every_request_sends_a_user_agent(http):
     responses.get(f"{BASE}/things", json={})
     http.get("things")
     assert responses.calls[0].request.headers["User-Agent"].startswith("Crosswalk/")
+
+
+# -- the environment read once per host (issue 11) -----------------------------------
+def test_the_proxy_environment_is_read_once_per_host(monkeypatch):
+    """requests walks os.environ twice per request for proxies; a vendor
+    session asks once per host, and NO_PROXY still tells hosts apart."""
+    from integrations.http import EnvironmentOnceSession
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.agency.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    session = EnvironmentOnceSession()
+    reads = []
+    real = requests.Session.merge_environment_settings
+
+    def counted(self, url, *args):
+        reads.append(url)
+        return real(self, url, *args)
+
+    monkeypatch.setattr(requests.Session, "merge_environment_settings", counted)
+    outside = [
+        session.merge_environment_settings(f"https://cg.example.gov/x/{n}", {}, None, None, None)
+        for n in range(3)
+    ]
+    inside = session.merge_environment_settings("https://internal.example/y", {}, None, None, None)
+    assert len(reads) == 2  # one per host
+    assert outside[0]["proxies"].get("https") == "http://proxy.agency.internal:3128"
+    assert "https" not in inside["proxies"]
+    outside[0]["proxies"]["https"] = "changed by a caller"  # copies: the kept one is safe
+    again = session.merge_environment_settings("https://cg.example.gov/z", {}, None, None, None)
+    assert again["proxies"]["https"] == "http://proxy.agency.internal:3128"
+
+
+def test_vendor_sessions_read_the_environment_once():
+    from integrations.http import EnvironmentOnceSession
+
+    assert isinstance(VendorHTTP("X", "https://x.example").session, EnvironmentOnceSession)

@@ -41,7 +41,7 @@ def verify_address(
             link.address_source = "reported"
             return
         key = cache_key(locator.server_url, issue.lat, issue.lng)
-        cached = db.session.get(GeocodeCache, key)
+        cached = _cached(key)
         if cached is not None:
             link.verified_address, link.address_source = cached.address, "arcgis"
             _record(link, "geocoded", f"{cached.address} (cached)", level="info")
@@ -53,8 +53,18 @@ def verify_address(
         return
     link.verified_address = address.label
     link.address_source = "arcgis"
-    db.session.merge(GeocodeCache(key=key, address=address.label, raw=address.raw))
+    # Not there a moment ago (get above): added, not merged (a merge reads it again).
+    db.session.add(GeocodeCache(key=key, address=address.label, raw=address.raw))
     _record(link, "geocoded", address.label, level="info")
+
+
+def _cached(key: str) -> GeocodeCache | None:
+    """The cached answer for ``key``: one added in this transaction and not
+    written yet (no query, no flush), else the stored one."""
+    for row in db.session.new:
+        if isinstance(row, GeocodeCache) and row.key == key:
+            return row
+    return db.session.get(GeocodeCache, key)
 
 
 def _record(link: SyncLink, kind: str, detail: str, *, level: str = "warning") -> None:
@@ -67,7 +77,7 @@ def address_parts(link: SyncLink, issue: Issue, geocoder: ReverseGeocoder | None
         return {}
     if geocoder is None:
         return {}
-    cached = db.session.get(GeocodeCache, cache_key(geocoder.server_url, issue.lat, issue.lng))
+    cached = _cached(cache_key(geocoder.server_url, issue.lat, issue.lng))
     raw = cached.raw if cached else {}
     number = str(raw.get("AddNum") or "")
     street = str(raw.get("Address") or "")

@@ -82,11 +82,7 @@ def sync_categories(integration_id: int) -> CategoryReport:
     if integration is None:
         raise LookupError(f"integration {integration_id} does not exist")
     report = CategoryReport(integration.name)
-    connector = vendors.connector(integration)
-    try:
-        remote_categories = connector.fetch_categories()
-    finally:
-        connector.close()
+    remote_categories = vendors.connector(integration).fetch_categories()
     report.seen = len(remote_categories)
 
     existing = list(

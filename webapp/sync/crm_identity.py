@@ -20,6 +20,7 @@ from typing import Any
 from integrations.seeclickfix import CrmComment
 from integrations.seeclickfix.issues import MAX_ID
 
+from ..models import Agency
 from . import events, vendors
 
 
@@ -45,7 +46,7 @@ def current() -> CrmIdentity:
     return CrmIdentity(agency.crm_commenter_id, agency.integration_user)
 
 
-def remember(reply: Any) -> None:
+def remember(reply: Any, agency: Agency | None = None) -> None:
     """Note Crosswalk's commenter id from the reply to one of its own CRM writes
     (acknowledge, close, open, add comment).
 
@@ -53,11 +54,14 @@ def remember(reply: Any) -> None:
     token's user: a warning says so). The change joins the caller's
     transaction, so it is stored with the leg it answered; a reply held for
     moderation (``{"metadata":{"moderated":true}}``) or without a usable
-    ``commenter.id`` changes nothing.
+    ``commenter.id`` changes nothing. ``agency``: the agency row, when the
+    caller has it already.
     """
     commenter_id = commenter_id_of(reply)
-    agency = vendors.find_agency()
-    if commenter_id is None or agency is None or agency.crm_commenter_id == commenter_id:
+    if commenter_id is None:
+        return
+    agency = agency or vendors.find_agency()
+    if agency is None or agency.crm_commenter_id == commenter_id:
         return
     previous = agency.crm_commenter_id
     agency.crm_commenter_id = commenter_id

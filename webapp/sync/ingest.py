@@ -7,13 +7,18 @@ nothing (the sweeper re-enqueues what is owed).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import Executable
 
 from integrations.seeclickfix import CrmComment, CrmIssue, CrmQuestion
 from integrations.seeclickfix.issues import MAX_CLOCK_AHEAD
@@ -29,7 +34,7 @@ from ..models import (
     SyncState,
     utcnow,
 )
-from . import crm_identity, events, lifecycle, vendors
+from . import crm_identity, events, lifecycle, routing, vendors
 from .push_job import enqueue_push
 from .request_types import remember_request_type
 
@@ -44,24 +49,10 @@ class IngestResult:
     enqueued: int = 0
 
 
-def route(request_type_id: int | None) -> Category | None:
-    """The enabled category of an enabled integration mapped to this request type."""
-    if request_type_id is None:
-        return None
-    return (
-        db.session.execute(
-            db.select(Category)
-            .join(Integration)
-            .where(
-                Category.crm_request_type_id == request_type_id,
-                Category.enabled.is_(True),
-                Integration.enabled.is_(True),
-            )
-            .order_by(Category.id)
-        )
-        .scalars()
-        .first()
-    )
+def route(request_type_id: int | None) -> routing.Route | None:
+    """The enabled category of an enabled integration mapped to this request
+    type (from the configuration as this process holds it: ``routing``)."""
+    return routing.route(request_type_id)
 
 
 def _copy_fields(row: Issue, crm: CrmIssue) -> None:
@@ -229,7 +220,11 @@ def _record_warnings(crm: CrmIssue, misfits: list[Misfit], source: str) -> None:
 
 
 def _upsert_comments(
-    issue_id: int, comments: tuple[CrmComment, ...], ours: crm_identity.CrmIdentity
+    issue_id: int,
+    comments: tuple[CrmComment, ...],
+    ours: crm_identity.CrmIdentity,
+    *,
+    created: bool = False,
 ) -> int:
     """Store new CRM comments; return how many came from people (not from us).
 
@@ -244,13 +239,17 @@ def _upsert_comments(
     remote comments) come back on the next poll: they are kept as
     ``crosswalk`` comments, never mirrored anywhere or reported as news.
     """
-    known_keys = set(
-        db.session.execute(
-            db.select(Comment.crm_key).where(
-                Comment.issue_id == issue_id,
-                Comment.crm_key.in_(sorted({c.key for c in comments})),
-            )
-        ).scalars()
+    known_keys = (
+        set()  # an issue stored just now has no comments yet
+        if created
+        else set(
+            db.session.execute(
+                db.select(Comment.crm_key).where(
+                    Comment.issue_id == issue_id,
+                    Comment.crm_key.in_(sorted({c.key for c in comments})),
+                )
+            ).scalars()
+        )
     )
     known_ids = _stored_crm_ids({c.id for c in comments if c.id is not None})
     added = 0
@@ -417,7 +416,8 @@ def _ensure_link(row: Issue, created: bool) -> SyncLink | None:
         _skip_unrouted(row)
         return None
     row.skip_reason = None
-    link = lifecycle.link_of(row.id, category.integration_id)
+    # An issue stored just now has no link yet: no need to ask.
+    link = None if created else lifecycle.link_of(row.id, category.integration_id)
     if link is None:
         if row.status not in lifecycle.OPEN_CRM_STATUSES:
             row.skip_reason = f"issue was already {row.status} in the CRM when first seen"
@@ -427,7 +427,7 @@ def _ensure_link(row: Issue, created: bool) -> SyncLink | None:
         link = lifecycle.open_link(
             row,
             category,
-            detail=f"to {category.integration.name} as {category.remote_id}",
+            detail=f"to {category.integration_name} as {category.remote_id}",
         )
     if link.state == SyncState.CLOSED and lifecycle.was_reopened(row, link):
         lifecycle.reopen(link, row)
@@ -453,21 +453,42 @@ def _owes_push(link: SyncLink, issue: Issue) -> bool:
 def upsert_issue(crm: CrmIssue, *, source: str, route: bool = True) -> IngestResult:
     """Store one CRM issue and its comments; commit; return what to push."""
     crm, misfits = fit_for_storage(crm)
-    row = db.session.get(Issue, crm.id)
-    created = row is None
-    if created:
-        row = Issue(id=crm.id)
-        db.session.add(row)
-    elif (stored := _believed(row.crm_updated_at)) and crm.updated_at and crm.updated_at < stored:
-        # Never let an older copy (a late webhook, an overlapping poll) win.
-        return IngestResult(crm.id, False)
-    _copy_fields(row, crm)
+    row = _insert_new(crm)
+    created = row is not None
+    if created and route and (plain := _plain_route(row, crm, misfits)) is not None:
+        # The usual webhook: a new, open, routed issue and nothing more to say.
+        link_id = lifecycle.open_link_now(
+            row.id,
+            plain,
+            detail=f"to {plain.integration_name} as {plain.remote_id}",
+            events_before=[
+                {
+                    "kind": "received",
+                    "detail": f"new issue from the CRM {source}",
+                    "issue_id": row.id,
+                }
+            ],
+        )
+        db.session.commit()
+        return IngestResult(crm.id, True, [link_id])
+    if row is None:
+        row = db.session.get(Issue, crm.id)
+        if (stored := _believed(row.crm_updated_at)) and crm.updated_at and crm.updated_at < stored:
+            # Never let an older copy (a late webhook, an overlapping poll) win.
+            return IngestResult(crm.id, False)
+        _copy_fields(row, crm)
     # Warn when this copy changed what is stored, not on every re-read of it
     # (an issue with a far-future time is in every poll's reply).
     changed = created or db.session.is_modified(row)
-    remember_request_type(crm.request_type_id, crm.request_type_title)
+    if not routing.knows_request_type(crm.request_type_id, crm.request_type_title):
+        remember_request_type(crm.request_type_id, crm.request_type_title)
+        routing.note_request_type(crm.request_type_id, crm.request_type_title)
     db.session.flush()  # events reference the row: it must exist first (PostgreSQL FKs)
-    added = _upsert_comments(crm.id, crm.comments, crm_identity.current()) if crm.comments else 0
+    added = (
+        _upsert_comments(crm.id, crm.comments, crm_identity.current(), created=created)
+        if crm.comments
+        else 0
+    )
     if created:
         events.record("received", f"new issue from the CRM {source}", issue_id=crm.id)
     elif added:
@@ -479,6 +500,58 @@ def upsert_issue(crm: CrmIssue, *, source: str, route: bool = True) -> IngestRes
     to_push = [link.id] if link is not None else []
     db.session.commit()
     return IngestResult(crm.id, created, to_push)
+
+
+def _plain_route(row: Issue, crm: CrmIssue, misfits: list[Misfit]) -> routing.Route | None:
+    """The route of a new issue that needs nothing but a link and two events
+    (no comments, nothing stored changed, no import marker, open, a request
+    type stored as it is and routed), else None: the general path."""
+    if crm.comments or misfits or crm.notes or row.status not in lifecycle.OPEN_CRM_STATUSES:
+        return None
+    if imported_from(row.description) is not None:
+        return None
+    if not routing.knows_request_type(crm.request_type_id, crm.request_type_title):
+        return None
+    return route(row.request_type_id)
+
+
+def _insert_new(crm: CrmIssue) -> Issue | None:
+    """The issue's row if this call stored it (it was new), else None.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` instead of a read
+    then a write: most webhook deliveries bring a new issue. The row then
+    joins the session as loaded, with no links or comments yet (nothing can
+    reference a row this transaction has just written), so nothing about it
+    is read back."""
+    statement = _insert_if_new(db.session.get_bind().dialect.name)
+    if statement is None:
+        return None
+    now = utcnow()
+    row = Issue(id=crm.id, skip_reason=None, first_seen_at=now, updated_at=now)
+    _copy_fields(row, crm)
+    values = {column.key: getattr(row, column.key) for column in Issue.__table__.columns}
+    if db.session.execute(statement, values).first() is None:
+        return None  # stored before: read and updated the usual way
+    make_transient_to_detached(row)
+    db.session.add(row)
+    set_committed_value(row, "links", [])
+    set_committed_value(row, "comments", [])
+    return row
+
+
+# INSERT ... ON CONFLICT, where the database has it (both that Crosswalk runs on).
+_UPSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+
+
+@functools.cache
+def _insert_if_new(dialect: str) -> Executable | None:
+    """The statement, built once (the values come as parameters)."""
+    if dialect not in _UPSERTS:
+        return None
+    table = Issue.__table__  # a Core statement: the ORM's bulk insert costs more CPU
+    return (
+        _UPSERTS[dialect](table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    )
 
 
 def receive(crm: CrmIssue, *, source: str) -> IngestResult:

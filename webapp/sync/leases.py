@@ -47,15 +47,19 @@ def take_row(
     return taken.rowcount == 1
 
 
-def release_row(model: Any, key: Any, owner_attr: str, until_attr: str, owner: str) -> None:
-    """Give the row's lease back (only ours); commit."""
+def release_row(
+    model: Any, key: Any, owner_attr: str, until_attr: str, owner: str, *, commit: bool = True
+) -> None:
+    """Give the row's lease back (only ours); commit, unless the caller's
+    commit is to carry it (with what the work wrote last)."""
     db.session.execute(
         db.update(model)
         .where(key, getattr(model, owner_attr) == owner)
         .values({owner_attr: None, until_attr: None})
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
 
 
 def row_renewer(

@@ -38,9 +38,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from ..extensions import db
-from ..models import Category, Comment, Issue, SyncLink, SyncState, utcnow
+from ..models import Comment, Issue, SyncLink, SyncState, utcnow
 from . import events, leases
 
 PENDING = SyncState.PENDING
@@ -73,9 +74,16 @@ class IllegalTransition(RuntimeError):
 
 
 # --------------------------------------------------------------------------- moves
+class CategoryRef(Protocol):
+    """A category row, or ingest's cached route to one (``routing.Route``)."""
+
+    id: int
+    integration_id: int
+
+
 def open_link(
     issue: Issue,
-    category: Category,
+    category: CategoryRef,
     *,
     event: str = "routed",
     detail: str,
@@ -86,7 +94,7 @@ def open_link(
     link = SyncLink(
         issue=issue,
         integration_id=category.integration_id,
-        category=category,
+        category_id=category.id,
         state=PENDING,
         due_at=utcnow(),
         **fields,
@@ -94,6 +102,40 @@ def open_link(
     db.session.add(link)
     events.record(event, detail, issue_id=issue.id, integration_id=category.integration_id)
     return link
+
+
+def open_link_now(
+    issue_id: int,
+    category: CategoryRef,
+    *,
+    event: str = "routed",
+    detail: str,
+    events_before: list[dict] | None = None,
+) -> int:
+    """``open_link`` for an issue stored in this transaction, written at once
+    without ORM rows (two statements: the link, then its events, after
+    ``events_before``); the new link's id. The caller commits."""
+    _check(None, PENDING, event)
+    now = utcnow()
+    link_id = db.session.execute(
+        _INSERT_LINK,
+        {
+            "issue_id": issue_id,
+            "integration_id": category.integration_id,
+            "category_id": category.id,
+            "state": PENDING,
+            "due_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    integration_id = category.integration_id
+    row = {"kind": event, "detail": detail, "issue_id": issue_id, "integration_id": integration_id}
+    events.insert([*(events_before or []), row])
+    return link_id
+
+
+_INSERT_LINK = SyncLink.__table__.insert().returning(SyncLink.__table__.c.id)
 
 
 def move(link: SyncLink, to: str, event: str, detail: str, *, level: str = "info") -> None:
@@ -250,9 +292,11 @@ def claim(link_id: int, owner: str, seconds: float) -> bool:
     )
 
 
-def release(link_id: int, owner: str) -> None:
-    """Give the lease back (only ours); commit."""
-    leases.release_row(SyncLink, SyncLink.id == link_id, "lease_owner", "lease_until", owner)
+def release(link_id: int, owner: str, *, commit: bool = True) -> None:
+    """Give the lease back (only ours); commit (or leave it to the caller's)."""
+    leases.release_row(
+        SyncLink, SyncLink.id == link_id, "lease_owner", "lease_until", owner, commit=commit
+    )
 
 
 def lease_renewer(link_id: int, owner: str, seconds: float) -> Callable[[], None]:
@@ -355,8 +399,13 @@ def link_of(issue_id: int, integration_id: int) -> SyncLink | None:
 
 def links_to_poll(integration_id: int, issue_id: int | None = None) -> list[int]:
     """Acknowledged links of an integration with a remote request, by id."""
+    return [link_id for link_id, _, _ in poll_targets(integration_id, issue_id)]
+
+
+def poll_targets(integration_id: int, issue_id: int | None = None) -> list[tuple[int, str, int]]:
+    """(link id, remote id, issue id) of the links ``links_to_poll`` lists."""
     query = (
-        db.select(SyncLink.id)
+        db.select(SyncLink.id, SyncLink.remote_id, SyncLink.issue_id)
         .where(
             SyncLink.integration_id == integration_id,
             SyncLink.state == ACKNOWLEDGED,
@@ -366,7 +415,7 @@ def links_to_poll(integration_id: int, issue_id: int | None = None) -> list[int]
     )
     if issue_id is not None:
         query = query.where(SyncLink.issue_id == issue_id)
-    return list(db.session.execute(query).scalars())
+    return [(link_id, remote_id, issue) for link_id, remote_id, issue in db.session.execute(query)]
 
 
 def closed_before(integration_id: int, cutoff: datetime) -> list[SyncLink]:

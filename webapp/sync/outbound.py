@@ -177,6 +177,16 @@ def describe(issue: Issue) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def requester_of(
+    issue: Issue, settings: IntegrationSettings, request_type: RequestType | None
+) -> Requester:
+    """The requester the create will carry (what ``outbound_request`` builds,
+    without its warnings): known before the address, so a connector can look
+    it up beside the geocode."""
+    keyed, request_type = answers_of(issue, request_type)
+    return build_requester(issue, settings, request_type, keyed.by_key).requester
+
+
 def outbound_request(
     issue: Issue,
     link: SyncLink,

@@ -198,7 +198,7 @@ def _integration_checks(integration: Integration) -> list[Check]:
     label = connector_class(integration.kind).settings_model.label or integration.kind
     system = f"{integration.name} ({label})"
     try:
-        connector = vendors.connector(integration, _full_settings(integration))
+        connector = vendors.new_connector(integration, _full_settings(integration))
     except IntegrationError as exc:  # a secret the environment lacks
         key = "password_env" if "password" in str(exc) else "username_env"
         setting = f"integrations[{integration.name}].{key}"

@@ -11,21 +11,27 @@ The job around this (lease, failures, retries) is ``push_job``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from flask import current_app
 
 from geo.geocode import ReverseGeocoder
-from integrations.base import Connector, NoteOut, RemoteRecord
+from integrations.base import Connector, NoteOut, RemoteRecord, Requester
 from integrations.errors import PermanentError
 from integrations.photos import download_photo
 from integrations.seeclickfix import SeeClickFixClient
 from integrations.settings import IntegrationSettings
 
 from ..extensions import db
-from ..models import SyncLink, SyncState, utcnow
+from ..models import Agency, RequestType, SyncLink, SyncState, utcnow
 from . import addresses, crm_identity, events, jobs, lifecycle, messages, outbound, vendors
 from .request_types import request_type_for
+
+log = logging.getLogger(__name__)
 
 
 class LinkNotFoundError(jobs.NotRetryable, LookupError):
@@ -42,8 +48,9 @@ class CreateSettling(Exception):
 
 
 class PushContext:
-    """One push of one link: the vendor clients it needs, each built at most
-    once (a connector or geocoder costs a TLS session and a settings check)."""
+    """One push of one link: the vendor clients it needs, looked up when first
+    needed (``vendors`` keeps them from one push to the next) and the agency
+    row, read once."""
 
     _UNSET = object()
 
@@ -52,9 +59,25 @@ class PushContext:
         self.issue = link.issue
         self.integration = link.integration
         self.settings: IntegrationSettings = vendors.settings_of(link.integration)
+        self._agency: Agency | None = None
         self._connector: Connector | None = None
         self._crm: SeeClickFixClient | None = None
         self._geocoder: object = self._UNSET
+        self._request_type: object = self._UNSET
+
+    @property
+    def request_type(self) -> RequestType | None:
+        """The issue's request type with its questions (held here: the
+        session's identity map alone would let it go and read it again)."""
+        if self._request_type is self._UNSET:
+            self._request_type = request_type_for(self.issue.request_type_id)
+        return self._request_type  # type: ignore[return-value]
+
+    @property
+    def agency(self) -> Agency:
+        if self._agency is None:
+            self._agency = vendors.agency()
+        return self._agency
 
     @property
     def connector(self) -> Connector:
@@ -65,17 +88,13 @@ class PushContext:
     @property
     def crm(self) -> SeeClickFixClient:
         if self._crm is None:
-            self._crm = vendors.crm_client()
+            self._crm = vendors.crm_client(self.agency)
         return self._crm
 
     def geocoder(self) -> ReverseGeocoder | None:
         if self._geocoder is self._UNSET:
-            self._geocoder = vendors.geocoder()
+            self._geocoder = vendors.geocoder(self.agency)
         return self._geocoder  # type: ignore[return-value]
-
-    def close(self) -> None:
-        if self._connector is not None:
-            self._connector.close()
 
     def record(self, kind: str, detail: str, *, level: str = "info") -> None:
         events.record_for(self.link, kind, detail, level=level)
@@ -89,23 +108,20 @@ def push_link(link_id: int) -> SyncLink:
     if link.state not in (SyncState.PENDING, SyncState.FAILED, SyncState.ACKNOWLEDGED):
         return link
     ctx = PushContext(link)
-    try:
-        if link.state != SyncState.ACKNOWLEDGED:
-            if link.remote_id is None:
-                create_remote(ctx)
-            if link.crm_acknowledged_at is None:
-                link_back(ctx)
-                acknowledge_crm(link, ctx.crm, ctx.settings)
-            else:  # acknowledged by an earlier attempt that died before its state was saved
-                lifecycle.move(link, SyncState.ACKNOWLEDGED, "acknowledged", "sync resumed")
-            link.last_error = None
-            link.last_synced_at = utcnow()
-            db.session.commit()
-        push_notes(ctx)
-        attach_photo(ctx)
-        close_remote(ctx)
-    finally:
-        ctx.close()
+    if link.state != SyncState.ACKNOWLEDGED:
+        if link.remote_id is None:
+            create_remote(ctx)
+        if link.crm_acknowledged_at is None:
+            link_back(ctx)
+            acknowledge_crm(link, ctx.crm, ctx.settings, ctx.agency)
+        else:  # acknowledged by an earlier attempt that died before its state was saved
+            lifecycle.move(link, SyncState.ACKNOWLEDGED, "acknowledged", "sync resumed")
+        link.last_error = None
+        link.last_synced_at = utcnow()
+        db.session.commit()
+    push_notes(ctx)
+    attach_photo(ctx)
+    close_remote(ctx)
     return link
 
 
@@ -117,8 +133,10 @@ def create_remote(ctx: PushContext) -> None:
         settle = timedelta(seconds=current_app.config["CROSSWALK_CREATE_SETTLE_SECONDS"])
         if utcnow() < link.remote_create_intended_at + settle:
             raise CreateSettling(link.remote_create_intended_at + settle)
-    addresses.verify_address(link, issue, ctx.geocoder, enabled=ctx.settings.geocode)
-    db.session.commit()
+    # The address is committed with what follows (the intent to create, or the
+    # adopted request): a push that dies before only geocodes again.
+    with _requester_looked_up_meanwhile(ctx):
+        addresses.verify_address(link, issue, ctx.geocoder, enabled=ctx.settings.geocode)
     record = ctx.connector.find_by_external_id(issue.id)
     if record is not None:
         ctx.record(
@@ -127,13 +145,15 @@ def create_remote(ctx: PushContext) -> None:
             " by external id; not creating another",
         )
     else:
-        request = outbound.outbound_request(
-            issue,
-            link,
-            ctx.settings,
-            request_type_for(issue.request_type_id),
-            addresses.address_parts(link, issue, ctx.geocoder()),
-        )
+        # Reads only: what is pending (the address) is written with the intent.
+        with db.session.no_autoflush:
+            request = outbound.outbound_request(
+                issue,
+                link,
+                ctx.settings,
+                ctx.request_type,
+                addresses.address_parts(link, issue, ctx.geocoder()),
+            )
         # Intended only now: a lookup that failed sent nothing, so it leaves no doubt.
         lifecycle.intend(link, lifecycle.CREATE_REMOTE)
         record = ctx.connector.create_request(request)
@@ -144,6 +164,46 @@ def create_remote(ctx: PushContext) -> None:
         )
     _store_remote(link, record)
     db.session.commit()
+
+
+@contextlib.contextmanager
+def _requester_looked_up_meanwhile(ctx: PushContext) -> Iterator[None]:
+    """While the block geocodes, the connector looks the requester up in a
+    thread of its own (two reads that do not depend on each other, on two
+    HTTP sessions: one vendor call's wait less per push). Only a head start:
+    the connector remembers what it found and the create looks it up itself
+    if it did not (a lookup that failed here is simply done again there).
+    The thread is joined before the block's caller uses the connector again."""
+    link, issue = ctx.link, ctx.issue
+    geocodes = (
+        link.address_source is None
+        and ctx.settings.geocode
+        and issue.lat is not None
+        and issue.lng is not None
+    )
+    thread = None
+    if geocodes:
+        requester = outbound.requester_of(issue, ctx.settings, ctx.request_type)
+        if ctx.connector.looks_up_requester(requester):
+            thread = threading.Thread(
+                target=_find_requester,
+                args=(ctx.connector, requester),
+                name=f"requester-{link.id}",
+                daemon=True,
+            )
+            thread.start()
+    try:
+        yield
+    finally:
+        if thread is not None:
+            thread.join()
+
+
+def _find_requester(connector: Connector, requester: Requester) -> None:
+    try:
+        connector.find_requester(requester)
+    except Exception:  # the create looks it up again, and reports what fails then
+        log.debug("requester lookup ahead of the create failed", exc_info=True)
 
 
 def _store_remote(link: SyncLink, record: RemoteRecord) -> None:
@@ -180,7 +240,12 @@ def crm_shows(
     )
 
 
-def acknowledge_crm(link: SyncLink, crm: SeeClickFixClient, settings: IntegrationSettings) -> None:
+def acknowledge_crm(
+    link: SyncLink,
+    crm: SeeClickFixClient,
+    settings: IntegrationSettings,
+    agency: Agency | None = None,
+) -> None:
     """The acknowledge leg: the resident reads the category's (or the
     integration's) acknowledgment; the link is then synced and polled."""
     message = messages.acknowledgment_message(settings, link.category)
@@ -191,7 +256,7 @@ def acknowledge_crm(link: SyncLink, crm: SeeClickFixClient, settings: Integratio
         detail = f"{message} (already in the CRM: sent before, its reply was lost)"
     else:
         lifecycle.intend(link, lifecycle.ACKNOWLEDGE_CRM)
-        crm_identity.remember(crm.acknowledge(link.issue_id, message))
+        crm_identity.remember(crm.acknowledge(link.issue_id, message), agency)
     lifecycle.mark_done(link, lifecycle.ACKNOWLEDGE_CRM)
     link.issue.status = "Acknowledged"
     lifecycle.move(link, SyncState.ACKNOWLEDGED, "acknowledged", detail)

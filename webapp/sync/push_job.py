@@ -16,11 +16,13 @@ next and when.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -144,41 +146,65 @@ def _settling(link_id: int, wait: CreateSettling) -> str:
 
 def run_push(link_id: int) -> str:
     """The push job: one link, under its lease; a one-line outcome."""
-    if db.session.get(SyncLink, link_id) is None:
-        return f"failed: sync link {link_id} does not exist"  # deleted: nothing is owed
     owner = lease_owner()
     seconds = current_app.config["CROSSWALK_LEASE_SECONDS"]
     if not lifecycle.claim(link_id, owner, seconds):
+        if db.session.get(SyncLink, link_id) is None:
+            return f"failed: sync link {link_id} does not exist"  # deleted: nothing is owed
         return "another job holds this link's lease; it does the work"
-    retry_now = False
+    retry_now = released = False
     try:
-        link = db.session.get(SyncLink, link_id)
+        link = db.session.get(SyncLink, link_id)  # read after the claim's commit: current
         if link.due_at is not None and link.due_at > utcnow():
             return f"not due until {link.due_at:%H:%M:%S} (backing off)"
         with leases.Keeper(lifecycle.lease_renewer(link_id, owner, seconds), seconds, str(link_id)):
             try:
-                link = push_link(link_id)
+                with _kept_after_commits():
+                    link = push_link(link_id)
             except CreateSettling as wait:
                 return _settling(link_id, wait)
             except Exception as exc:
                 failure = record_failure(link_id, exc)
                 retry_now = not failure.final and failure.retry_at <= utcnow()
                 return failure.summary
-        _succeeded(link)
-        return link.state
+        state = link.state  # read before the commit expires it
+        _succeeded(link, owner)
+        released = True
+        return state
     finally:
-        lifecycle.release(link_id, owner)
+        if not released:
+            lifecycle.release(link_id, owner)
         if retry_now:  # after the release, or the retry would find the lease taken
             jobs.enqueue(PUSH_RETRY_JOB, link_id, uuid.uuid4().hex[:8])
 
 
-def _succeeded(link: SyncLink) -> None:
+@contextlib.contextmanager
+def _kept_after_commits() -> Iterator[None]:
+    """The session keeps what it read across the legs' commits, instead of
+    reading the link, its issue and its integration again after each one.
+
+    Under the link's lease no other job writes the link; what others may
+    write meanwhile (a new comment, staff closing the CRM issue) is read
+    fresh where it matters: ``_succeeded`` reads the issue again, and the
+    notes owed are always queried. A failure rolls back, which forgets all."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = True
+
+
+def _succeeded(link: SyncLink, owner: str) -> None:
+    """What is owed next, and the lease given back, in one commit."""
+    db.session.expire(link.issue)  # staff may have closed it in the CRM during the push
     link.failures_in_row = 0
     lifecycle.settle_due(
         link,
         vendors.settings_of(link.integration).close_remote_on_crm_close,
         vendors.uploads_photos(link.integration),
     )
+    lifecycle.release(link.id, owner, commit=False)
     db.session.commit()
 
 

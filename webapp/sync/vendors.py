@@ -5,12 +5,24 @@ built from them with the secrets the environment holds.
 The engine reads configuration only through here, as validated models (never
 a raw settings dictionary), so a key's default lives in one place: the
 model that declares it.
+
+Clients are built once per process and thread, and reused while what they
+were built from is unchanged: a connector, the CRM client or the geocoder
+holds HTTP sessions (kept-alive connections, a TLS context that costs tens of
+milliseconds to load), and a Cartegraph connector remembers the requesters it
+found. Each is kept under the settings and the secrets it was built with
+(``_reuse``): a ``config load``, a console edit or a changed secret builds a
+new one at its next use. Per thread, because a ``requests.Session`` is not
+safe to share between threads; per app, so a test's app never sees another's.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from flask import current_app
 
@@ -24,6 +36,7 @@ from integrations.settings import IntegrationSettings
 from ..agency_config import CrmSettings, GeocoderSettings
 from ..extensions import db
 from ..models import Agency, Integration
+from . import routing
 
 
 class NotConfiguredError(IntegrationConfigError):
@@ -61,7 +74,72 @@ def _environ() -> Mapping[str, str]:
     return current_app.config.get("CROSSWALK_ENVIRON") or os.environ
 
 
+# ---------------------------------------------------------------- reuse
+_Client = TypeVar("_Client")
+_CLIENTS = "crosswalk.vendor_clients"
+
+
+def _clients() -> dict[str, tuple[Any, Any, Callable[[], None] | None]]:
+    """This thread's clients of the current app: slot → (identity, client, close)."""
+    local = current_app.extensions.get(_CLIENTS)
+    if local is None:
+        local = current_app.extensions.setdefault(_CLIENTS, threading.local())
+    if not hasattr(local, "clients"):
+        local.clients = {}
+    return local.clients
+
+
+def _reuse(
+    slot: str,
+    identity: Any,
+    build: Callable[[], _Client],
+    close: Callable[[_Client], None] | None = None,
+) -> _Client:
+    """The client in ``slot`` if it was built from ``identity`` (settings and
+    secrets), else a new one from ``build`` (the old one is given to ``close``)."""
+    clients = _clients()
+    kept = clients.get(slot)
+    if kept is not None and kept[0] == identity:
+        return kept[1]
+    client = build()
+    clients[slot] = (identity, client, (lambda: close(client)) if close else None)
+    if kept is not None and kept[2] is not None:
+        kept[2]()
+    return client
+
+
+def forget_clients() -> None:
+    """Drop this thread's clients: the next use builds new ones."""
+    clients = _clients()
+    for _, _, close in clients.values():
+        if close is not None:
+            close()
+    clients.clear()
+
+
+def _secrets_of(settings: Mapping[str, Any]) -> tuple[str | None, ...]:
+    """The values of the environment variables ``*_env`` settings name: a
+    changed secret is a new identity."""
+    environ = _environ()
+    return tuple(
+        environ.get(value)
+        for key, value in sorted(settings.items())
+        if key.endswith("_env") and isinstance(value, str)
+    )
+
+
+def _identity(settings: Mapping[str, Any], *extra: Any) -> tuple[Any, ...]:
+    return (json.dumps(settings, sort_keys=True, default=str), _secrets_of(settings), *extra)
+
+
 def crm_client(agency_row: Agency | None = None) -> SeeClickFixClient:
+    """The CRM client, reused while the CRM settings and token are unchanged."""
+    row = agency_row or agency()
+    timeout = current_app.config["CROSSWALK_HTTP_TIMEOUT"]
+    return _reuse("crm", _identity(row.crm, timeout), lambda: _build_crm_client(row, timeout))
+
+
+def _build_crm_client(agency_row: Agency, timeout: float) -> SeeClickFixClient:
     crm = crm_settings(agency_row)
     token = read_secret(crm.token_env, what="SeeClickFix token", environ=_environ())
     return SeeClickFixClient(
@@ -69,19 +147,31 @@ def crm_client(agency_row: Agency | None = None) -> SeeClickFixClient:
         crm.organization_id,
         token or "",
         per_page=crm.per_page,
-        timeout=current_app.config["CROSSWALK_HTTP_TIMEOUT"],
+        timeout=timeout,
     )
 
 
 def webhook_secret() -> str | None:
-    env_name = crm_settings().webhook_secret_env
-    if not env_name:
+    """The CRM webhook secret, from the variable the (cached, see ``routing``)
+    CRM settings name: a webhook delivery reads no configuration row."""
+    crm = routing.snapshot().crm
+    if crm is None:
+        raise NotConfiguredError(
+            "no agency configuration loaded: run `crosswalk config load FILE.yaml`"
+        )
+    if not crm.webhook_secret_env:
         return None
-    return _environ().get(env_name) or None
+    return _environ().get(crm.webhook_secret_env) or None
 
 
 def geocoder(agency_row: Agency | None = None) -> ReverseGeocoder | None:
-    """The reverse geocoder, or None when the agency switched it off."""
+    """The reverse geocoder, or None when the agency switched it off; reused
+    while its settings and token are unchanged."""
+    row = agency_row or agency()
+    return _reuse("geocoder", _identity(row.geocoder), lambda: _build_geocoder(row))
+
+
+def _build_geocoder(agency_row: Agency) -> ReverseGeocoder | None:
     settings = geocoder_settings(agency_row)
     if not settings.enabled:
         return None
@@ -95,5 +185,20 @@ def uploads_photos(integration: Integration) -> bool:
 
 
 def connector(integration: Integration, settings: IntegrationSettings | None = None) -> Connector:
+    """The integration's connector, reused while its kind, settings and secrets
+    are unchanged. Shared: callers do not close it (a replaced one is closed)."""
     cls = connector_class(integration.kind)
-    return cls(settings or settings_of(integration), environ=_environ())
+    settings = settings or settings_of(integration)
+    dumped = settings.model_dump(mode="json")
+    return _reuse(
+        f"connector:{integration.id}",
+        (cls, *_identity(dumped)),
+        lambda: cls(settings, environ=_environ()),
+        Connector.close,
+    )
+
+
+def new_connector(integration: Integration, settings: IntegrationSettings) -> Connector:
+    """A connector of its own, not shared (the caller closes it): for a one-off
+    look with settings other than the stored ones (the preflight's)."""
+    return connector_class(integration.kind)(settings, environ=_environ())

@@ -1,0 +1,207 @@
+"""What the throughput benches share: a scratch PostgreSQL database, a claimed
+Redis database, ``crosswalk`` installed as an operator installs it, worker
+processes, and the CPU time processes used (from ``/proc``, Linux).
+
+Loopback only: every URL is checked, and everything started is stopped and
+removed on exit (the database dropped, the Redis database flushed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench.chaos import (  # noqa: E402
+    MARKER,
+    BenchError,
+    claimed_redis,
+    marked_processes,
+    psycopg_url,
+    sigkill,
+)
+
+CROSSWALK = str(Path(sys.executable).with_name("crosswalk"))
+ADMIN_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+BASE_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+LOOPBACK = ("127.0.0.1", "localhost", "::1", None)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+__all__ = [
+    "ADMIN_DATABASE_URL",
+    "BASE_REDIS_URL",
+    "BenchError",
+    "CROSSWALK",
+    "MARKER",
+    "Workers",
+    "check_loopback",
+    "claimed_redis",
+    "cpu_seconds",
+    "cpu_split",
+    "crosswalk_env",
+    "machine",
+    "psycopg_url",
+    "run_crosswalk",
+    "scratch_database",
+]
+
+
+def check_loopback(*urls: str | None) -> None:
+    """Refuse any server that is not on this machine's loopback."""
+    for url in urls:
+        if url and urlsplit(url).hostname not in LOOPBACK:
+            raise BenchError(f"{url}: loopback only")
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str, prefix: str, given: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database, dropped on exit (WITH FORCE: killed workers
+    leave sessions behind); ``given`` is used as it is and left in place."""
+    if given:
+        yield given
+        return
+    admin = psycopg_url(admin_url)
+    name = f"{prefix}_{secrets.token_hex(5)}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        raise BenchError(f"PostgreSQL at {admin}: {exc}") from None
+    try:
+        yield urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def crosswalk_env(
+    database_url: str, redis_url: str | None, home: Path, secrets_env: dict[str, str]
+) -> dict[str, str]:
+    """The environment of a ``crosswalk`` process: only the environment
+    configures it, as in production. Coverage is kept out (a killed process
+    leaves a torn data file)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": secrets.token_hex(16),
+            "CROSSWALK_INSTANCE": str(home / "instance"),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            MARKER: secrets.token_hex(8),
+            **secrets_env,
+        }
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def run_crosswalk(env: dict[str, str], cwd: Path, *args: str) -> str:
+    """One ``crosswalk`` command; its output, or BenchError with its last lines."""
+    result = subprocess.run(
+        [CROSSWALK, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise BenchError(f"crosswalk {' '.join(args)} failed: " + " / ".join(tail))
+    return result.stdout.strip()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds these processes have used so far (the dead count 0)."""
+    return sum(cpu_split(pids))
+
+
+def cpu_split(pids: list[int]) -> tuple[float, float]:
+    """(user, system) CPU seconds these processes have used so far."""
+    user = system = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        user, system = user + int(fields[11]), system + int(fields[12])
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
+
+
+def machine() -> str:
+    """One line on the machine the figures come from."""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs ({model or 'unknown model'}); load average {load} at start"
+
+
+@dataclass
+class Workers:
+    """``count`` processes of ``command``, each in its own session (a Ctrl-C
+    in the terminal reaches the bench only), logging to ``log_dir``."""
+
+    command: list[str]
+    env: dict[str, str]
+    cwd: Path
+    log_dir: Path
+    count: int
+
+    def __post_init__(self) -> None:
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        for n in range(self.count):
+            log = (self.log_dir / f"{Path(self.command[0]).name}-{n + 1}.log").open("ab")
+            with log:  # the child has its own copy of the descriptor
+                self.processes.append(
+                    subprocess.Popen(
+                        self.command,
+                        env=self.env,
+                        cwd=self.cwd,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.processes)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM (a warm shutdown), then SIGKILL for whatever is left, strays included."""
+        for process in self.processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        sigkill(marked_processes(self.env[MARKER]))
+        for process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+        self.processes = []
