@@ -209,6 +209,9 @@ def make_app(database_url: str, redis_url: str | None, **config):
             # A lost create is looked up again at once (tests of late creates set it).
             "CROSSWALK_CREATE_SETTLE_SECONDS": 0,
             "CROSSWALK_HTTP_TIMEOUT": 5.0,
+            "SECRET_KEY": "test-secret-key",
+            # Form tokens are proven in tests/e2e/test_auth.py, which turns them on.
+            "WTF_CSRF_ENABLED": False,
             **config,
         }
     )
@@ -254,6 +257,49 @@ def app(database_url, redis_url, sim):
         db.engine.dispose()
 
 
+ADMIN_EMAIL, STAFF_EMAIL = "admin@test.invalid", "staff@test.invalid"
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def add_user(app, email: str, role: str = "staff", password: str = TEST_PASSWORD) -> int:
+    """A user in the app's database (as ``crosswalk users add`` makes one); its id."""
+    from webapp.auth import users
+    from webapp.sync.audit import CLI
+
+    with app.app_context():
+        user_id = users.create_user(email, password, role, actor=CLI).id
+        db.session.remove()
+    return user_id
+
+
+def sign_in(app, email: str, password: str = TEST_PASSWORD):
+    """A test client signed in through the real ``/login`` form."""
+    client = app.test_client()
+    response = client.post("/login", data={"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def signed_in_client(app, role: str = "admin"):
+    """A client signed in as a new user of ``role`` (admin@… or staff@test.invalid)."""
+    email = ADMIN_EMAIL if role == "admin" else STAFF_EMAIL
+    add_user(app, email, role)
+    return sign_in(app, email)
+
+
 @pytest.fixture
 def client(app):
+    """Signed in as an admin (admin@test.invalid)."""
+    return signed_in_client(app, "admin")
+
+
+@pytest.fixture
+def staff_client(app):
+    """Signed in as staff (staff@test.invalid)."""
+    return signed_in_client(app, "staff")
+
+
+@pytest.fixture
+def anon_client(app):
+    """Nobody signed in."""
     return app.test_client()

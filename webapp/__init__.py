@@ -14,23 +14,25 @@ from typing import Any
 
 from flask import Flask
 
-from . import queue, views
-from .config import from_environment
+from . import auth, queue, views
+from .config import ensure_secret_key, from_environment
 from .extensions import db, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 
+def instance_path() -> str:
+    """The instance folder (SQLite database, demo files): ``CROSSWALK_INSTANCE``."""
+    return os.environ.get("CROSSWALK_INSTANCE") or str(PROJECT_ROOT / "instance")
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(
-        __name__,
-        instance_path=os.environ.get("CROSSWALK_INSTANCE") or str(PROJECT_ROOT / "instance"),
-        static_folder=str(PROJECT_ROOT / "static"),
-    )
+    app = Flask(__name__, instance_path=instance_path(), static_folder=str(PROJECT_ROOT / "static"))
     app.config.update(from_environment(app.instance_path))
     if config:
         app.config.update(config)
+    ensure_secret_key(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -40,4 +42,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     queue.init_app(app)
     views.init_app(app)
+    auth.init_app(app)  # after the views: it exempts the webhook blueprint from CSRF
     return app

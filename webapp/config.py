@@ -4,6 +4,37 @@ that production would silently keep."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
+from typing import Any
+
+
+class MissingSecretKey(RuntimeError):
+    """The web app was started without ``SECRET_KEY``."""
+
+
+SECRET_KEY_MISSING = (
+    "SECRET_KEY is not set. Crosswalk signs sign-in sessions and form tokens with it: "
+    "set the SECRET_KEY environment variable to a long random value, the same for every "
+    "web process (python3 -c 'import secrets; print(secrets.token_hex(32))'). "
+    "`crosswalk demo` keeps its own in the instance folder."
+)
+
+
+def ensure_secret_key(config: dict[str, Any]) -> None:
+    """Refuse to build a serving app without ``SECRET_KEY``.
+
+    A random fallback would sign everyone out at each restart and make every
+    gunicorn worker reject the others' sessions, so production must set one.
+    Tests get a random key; commands that never serve a request (``crosswalk
+    db upgrade``, ``worker``, ``users add``) pass ``CROSSWALK_REQUIRE_SECRET_KEY``
+    False and work without one (a request served by such an app is refused
+    with the same message, see ``webapp.auth``)."""
+    if config.get("SECRET_KEY"):
+        return
+    if config.get("TESTING"):
+        config["SECRET_KEY"] = os.urandom(32).hex()
+    elif config.get("CROSSWALK_REQUIRE_SECRET_KEY", True):
+        raise MissingSecretKey(SECRET_KEY_MISSING)
 
 
 def database_url(raw: str | None, instance_path: str) -> str:
@@ -26,7 +57,25 @@ def _retry_intervals(raw: str | None) -> list[int]:
 def from_environment(instance_path: str) -> dict:
     env = os.environ
     return {
-        "SECRET_KEY": env.get("SECRET_KEY") or os.urandom(32).hex(),
+        # Required to serve (ensure_secret_key): no random fallback.
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        # Served over HTTPS (directly or behind a proxy that terminates TLS): the
+        # session and remember cookies get the Secure flag, and HSTS is sent.
+        "CROSSWALK_HTTPS": env.get("CROSSWALK_HTTPS", "0").lower() in ("1", "true", "yes"),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to
+        # trust (0: none). Sign-in limits per address need the client's address.
+        "CROSSWALK_PROXIES": int(env.get("CROSSWALK_PROXIES", "0")),
+        # A signed-in session ends after this many hours without a request.
+        "PERMANENT_SESSION_LIFETIME": timedelta(
+            hours=float(env.get("CROSSWALK_SESSION_HOURS", "12"))
+        ),
+        # Failed sign-ins allowed per account and per client address (limits syntax).
+        "CROSSWALK_SIGNIN_LIMIT_ACCOUNT": env.get(
+            "CROSSWALK_SIGNIN_LIMIT_ACCOUNT", "5 per 15 minutes"
+        ),
+        "CROSSWALK_SIGNIN_LIMIT_ADDRESS": env.get(
+            "CROSSWALK_SIGNIN_LIMIT_ADDRESS", "20 per 15 minutes"
+        ),
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL"), instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": env.get("REDIS_URL") or None,

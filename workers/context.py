@@ -26,7 +26,7 @@ def _process_app() -> Flask:
     if _app is None or _app_pid != os.getpid():
         from webapp import create_app
 
-        _app = create_app()
+        _app = create_app({"CROSSWALK_REQUIRE_SECRET_KEY": False})  # jobs serve no page
         _app_pid = os.getpid()
     return _app
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import BOUNDARIES, agency_yaml, make_app
+from tests.conftest import BOUNDARIES, agency_yaml, make_app, signed_in_client
 from tests.support import link_of, queue_crm_poll, run_jobs
 from webapp.agency_config import ConfigError, parse_agency_config
 from webapp.extensions import db
@@ -175,7 +175,7 @@ def test_private_non_internal_category_is_flagged_for_review(lucity_app, sim):
         ).scalar_one()
         category.private = True
         db.session.commit()
-    html = lucity_app.test_client().get("/").get_data(as_text=True)
+    html = signed_in_client(lucity_app, "staff").get("/").get_data(as_text=True)
     assert "Private, not internal" in html and "needs review" in html
 
 

@@ -75,6 +75,23 @@ def test_retry_of_an_unknown_link_is_refused(app):
         engine.retry(404)
 
 
+def test_retry_by_an_actor_writes_its_audit_entry_in_the_same_commit(app, crm, remote):
+    from webapp.models import AuditEntry
+    from webapp.sync import audit
+
+    issue_id, link_id = failed(crm, remote)
+
+    engine.retry(link_id, actor=audit.Actor("staff@agency.example", None))
+    engine.retry(link_id)  # no actor (a job, a test): no entry
+    db.session.rollback()  # nothing left uncommitted: the entry was written with the change
+
+    (entry,) = db.session.execute(db.select(AuditEntry)).scalars()
+    assert (entry.actor, entry.action) == ("staff@agency.example", "link.retry")
+    assert entry.target == f"link {link_id} (issue {issue_id})"
+    assert entry.before == {"state": "failed"}
+    assert entry.after == {"state": "pending", "push_owed": True}
+
+
 # -------------------------------------------------------------------- push_here
 def test_push_here_runs_every_leg_in_this_process(app, crm, remote):
     issue_id, link_id = routed(crm)
