@@ -82,6 +82,9 @@ class RuleSettings(StrictModel):
     from_: Any = Field(None, alias="from")
     message: Message
     categories: list[RemoteId] = Field(default_factory=list)
+    # false keeps the rule (and its fire-once history) without evaluating it:
+    # how a rule disabled in the console is written back to a file, in its place.
+    enabled: bool = True
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
 

@@ -177,7 +177,7 @@ class IntegrationSettings(StrictModel):
     )
 
     categories: list[CategorySettings] = Field(default_factory=list)
-    # Comment-on-field-match rules (stored in the database for the admin UI).
+    # Comment-on-field-match rules (stored as rows: the admin console edits them too).
     rules: list[RuleSettings] = Field(default_factory=list)
 
     # -- feature switches: a bool after validation (see _resolve_switch) --

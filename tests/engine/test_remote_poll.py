@@ -261,6 +261,30 @@ def test_a_rule_that_stays_false_never_posts(app, crm, remote):
     assert events_of_kind("rule_fired") == []
 
 
+def test_a_rule_added_later_is_judged_on_unchanged_records_at_the_next_poll(app, crm, remote):
+    from webapp.models import Rule, RuleState
+
+    link = acknowledged(crm, remote, Tasks=0, Crew="B")
+    poll()
+    poll()  # the record as it stays: untouched from here on
+    db.session.add(
+        Rule(
+            integration_id=integration().id,
+            position=1,
+            field="Crew",
+            op="=",
+            value="b",
+            message="Crew B has it.",
+        )
+    )
+    db.session.commit()
+    poll()  # the record did not change: the new rule is judged all the same
+    poll()
+    assert crm.comments_of(link.issue_id).count("Crew B has it.") == 1
+    states = db.session.execute(db.select(RuleState).where(RuleState.link_id == link.id))
+    assert sorted((s.rule_id, s.is_true) for s in states.scalars()) == [(1, False), (2, True)]
+
+
 def test_a_rule_naming_a_missing_field_is_a_rule_error_said_once(app, crm, remote):
     links = [acknowledged(crm, remote) for _ in range(2)]
     for link in links:
@@ -507,3 +531,31 @@ def test_a_failed_duplicate_check_is_recorded_and_the_poll_goes_on(app, crm, rem
     assert report.closed == 1
     assert any("duplicate check" in error for error in report.errors)
     assert events_of_kind("remote_poll_failed")[-1].level == "warning"
+
+
+def test_the_next_batch_is_read_in_a_thread_while_this_one_is_written(
+    app, crm, remote, monkeypatch
+):
+    """Reading and writing overlap (issue 11): the remote reads of every batch
+    happen in the reading thread; the database work stays in this one."""
+    import threading
+
+    from tests.fakes import FakeConnector
+
+    load_agency(**fake_setting("batch_size: 1"))
+    links = [acknowledged(crm, remote) for _ in range(3)]
+    for link in links:
+        remote.set(link.remote_id, Status="Closed")
+    readers = []
+    real = FakeConnector.fetch_records
+
+    def fetch_records(self, remote_ids):
+        readers.append(threading.current_thread().name)
+        return real(self, remote_ids)
+
+    monkeypatch.setattr(FakeConnector, "fetch_records", fetch_records)
+    report = poll()
+    assert (report.batches, report.polled, report.closed) == (3, 3, 3)
+    assert len(readers) == 3
+    assert all(name.startswith("remote-poll-read") for name in readers)
+    assert [link.state for link in links] == [SyncState.CLOSED] * 3

@@ -44,6 +44,7 @@ __all__ = [
     "RuleFieldMissingError",
     "coerce",
     "compare",
+    "close_names",
     "condition",
     "decide",
     "equal",
@@ -117,7 +118,7 @@ class RuleFieldMissingError(RuleError):
     def __init__(self, rule: Rule, field: str, available: Iterable[str] = ()) -> None:
         names = [str(name) for name in available]
         self.field = field
-        self.suggestions = _close_names(field, names)
+        self.suggestions = close_names(field, names)
         if self.suggestions:
             hint = "did you mean " + " or ".join(f'"{s}"' for s in self.suggestions) + "?"
         elif names:
@@ -130,7 +131,7 @@ class RuleFieldMissingError(RuleError):
         )
 
 
-def _close_names(field: str, names: list[str], n: int = 3) -> list[str]:
+def close_names(field: str, names: list[str], n: int = 3) -> list[str]:
     """Close names ignoring case, since `tasksfield` for `TasksField` is the usual slip."""
     by_fold: dict[str, str] = {}
     for name in names:
