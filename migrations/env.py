@@ -8,9 +8,12 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Alembic's logging file only when nothing configured logging before: run
+# inside Crosswalk (create_app configures it), fileConfig would switch off
+# every logger that exists already (disable_existing_loggers), and the demo,
+# the web app and the tests would go silent after a migration.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

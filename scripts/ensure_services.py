@@ -1,8 +1,11 @@
-"""Make sure the PostgreSQL and Redis the test suite uses are reachable.
+"""Make sure the PostgreSQL, Redis and Chromium the test suite uses are there.
 
 Local servers that are installed but stopped are started (with the same
 commands the machine image uses); a missing server is reported with what to
 install, and the script exits non-zero so `make test` stops with a clear reason.
+Chromium (the browser tests drive Debian's package through Playwright, which
+cannot download its own browsers here) is installed with apt-get when it is
+missing and this user may do so; otherwise the install command is printed.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from urllib.parse import urlsplit
 
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+CHROMIUM = os.environ.get("CROSSWALK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
 LOCAL = {"127.0.0.1", "localhost", "::1", ""}
 
 
@@ -117,12 +122,55 @@ def ensure(name: str, url: str, check, start) -> bool:
     return False
 
 
+def chromium_ok() -> str | None:
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"{CHROMIUM} not found"
+    try:
+        done = subprocess.run(
+            [CHROMIUM, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{CHROMIUM} does not start: {exc}"
+    if done.returncode != 0:
+        return f"{CHROMIUM} --version failed: {(done.stderr or done.stdout).strip()[:200]}"
+    return None
+
+
+def install_chromium() -> str | None:
+    """Debian's chromium package, when this user may install packages."""
+    if not (shutil.which("apt-get") and os.geteuid() == 0):
+        return f"Chromium is not installed. Install it with: {CHROMIUM_INSTALL}"
+    print(f"Chromium: installing Debian's package ({CHROMIUM_INSTALL})")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            return f"`{' '.join(command)}` failed: {' / '.join(tail)}; run: {CHROMIUM_INSTALL}"
+    return None
+
+
+def ensure_chromium() -> bool:
+    problem = chromium_ok()
+    if problem is None:
+        print(f"Chromium: {CHROMIUM}")
+        return True
+    print(f"Chromium: {problem}")
+    failed = install_chromium()
+    if failed or (problem := chromium_ok()) is not None:
+        print(f"Chromium: {failed or problem}", file=sys.stderr)
+        return False
+    print(f"Chromium: installed at {CHROMIUM}")
+    return True
+
+
 def main() -> int:
     ok = ensure("PostgreSQL", DATABASE_URL, postgres_ok, start_postgres)
     ok = ensure("Redis", REDIS_URL, redis_ok, start_redis) and ok
+    ok = ensure_chromium() and ok
     if not ok:
         print(
-            "make test needs PostgreSQL and Redis (see README, 'Running the tests').",
+            "make test needs PostgreSQL, Redis and Chromium (see README, 'Running the tests').",
             file=sys.stderr,
         )
     return 0 if ok else 1

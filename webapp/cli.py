@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -26,18 +27,78 @@ from .agency_config import ConfigError, load_agency_config
 def _create_app():
     from . import create_app
 
-    return create_app()
+    # Commands do not serve pages: they run without SECRET_KEY (see ensure_secret_key).
+    return create_app({"CROSSWALK_REQUIRE_SECRET_KEY": False})
+
+
+# Flask's developer commands, and the Alembic ones an operator must not run
+# by accident (downgrade drops data; init/migrate/revision write migration
+# files): still callable by developers, not listed in the help.
+HIDDEN_COMMANDS = {"run", "shell", "routes"}
+OPERATOR_DB_COMMANDS = {"upgrade", "current", "heads", "history", "check"}
+
+
+class CrosswalkGroup(FlaskGroup):
+    """Flask's CLI group, as an operator should see it: Crosswalk's version
+    (not Flask's), no --app/--env-file/--debug (the app is always Crosswalk's),
+    developer commands hidden from the help."""
+
+    def __init__(self, **extra: Any) -> None:
+        super().__init__(add_version_option=False, **extra)
+        self.params = [p for p in self.params if p.name not in ("env_file", "app", "debug")]
+        self.params.append(
+            click.Option(
+                ["--version"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                help="Show Crosswalk's version and exit.",
+                callback=_print_version,
+            )
+        )
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None and name in HIDDEN_COMMANDS:
+            command.hidden = True
+        if isinstance(command, click.Group) and name == "db":
+            for sub_name, sub in command.commands.items():
+                sub.hidden = sub_name not in OPERATOR_DB_COMMANDS
+        return command
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("crosswalk")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        number = "unknown (not installed)"
+    click.echo(f"Crosswalk {number}")
+    ctx.exit()
 
 
 @click.group(
-    cls=FlaskGroup,
+    cls=CrosswalkGroup,
     create_app=_create_app,
     add_default_commands=True,
     load_dotenv=False,
     set_debug_flag=False,
 )
 def cli() -> None:
-    """Crosswalk: sync a 311 CRM with agency work-management systems."""
+    """Crosswalk: sync a 311 CRM (SeeClickFix) with agency work-management
+    systems (OpenGov EAM / Cartegraph, CentralSquare EAM / Lucity).
+
+    \b
+    First steps:
+      crosswalk db upgrade                 create or update the tables
+      crosswalk config load agency.yaml    load the agency's configuration
+      crosswalk check                      try every configured name live
+      crosswalk users add EMAIL --role admin
+      crosswalk worker                     run the sync (with REDIS_URL)
+    """
 
 
 @cli.group("config")
@@ -47,8 +108,14 @@ def config_group() -> None:
 
 @config_group.command("load")
 @click.argument("path", type=click.Path(dir_okay=False))
+@click.option(
+    "--overwrite-console-edits",
+    is_flag=True,
+    help="Write the file's value over values an admin changed in the console "
+    "(by default they are kept, and each difference is listed).",
+)
 @with_appcontext
-def config_load(path: str) -> None:
+def config_load(path: str, overwrite_console_edits: bool) -> None:
     """Validate FILE.yaml completely, then write it to the database."""
     from .sync import engine
 
@@ -64,8 +131,43 @@ def config_load(path: str) -> None:
         raise click.exceptions.Exit(1) from None
     for warning in config.warnings:  # loads all the same: a warning, not an error
         click.echo(f"Warning: {path}: {warning}", err=True)
-    report = engine.apply_config(config)
+    report = engine.apply_config(config, overwrite_console_edits=overwrite_console_edits)
     click.echo(f"{path}: {report.summary()}")
+    if report.kept:
+        click.echo(
+            "Values changed in the admin console, kept over the file "
+            "(--overwrite-console-edits writes the file's; `crosswalk config export` "
+            "writes the console's into a file):"
+        )
+    for difference in report.kept:
+        click.echo(f"  {difference.describe()}")
+    overwritten = [d for d in report.differences if d.overwritten]
+    if overwritten:
+        click.echo("Console edits overwritten by the file:")
+    for difference in overwritten:
+        click.echo(f"  {difference.describe()}")
+
+
+@config_group.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True), default="-")
+@with_appcontext
+def config_export(path: str) -> None:
+    """Write the configuration as the database holds it (the file last loaded
+    plus the admin console's edits) as an agency file: to PATH, or to the
+    standard output. `config load` accepts it unchanged; secrets stay the
+    names of their environment variables."""
+    from .sync import engine
+
+    target = None if path == "-" else Path(path)
+    try:
+        text = engine.export_config(target.resolve().parent if target else None)
+    except (IntegrationError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if target is None:
+        click.echo(text, nl=False)
+        return
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"{path}: written", err=True)
 
 
 # What `crosswalk sync WHAT` runs: a periodic task kind of the engine's schedule.
@@ -157,14 +259,14 @@ def _poll_issue(integration_name: str | None, issue_id: int) -> None:
 
 
 def _push(integration_name: str | None, issue_id: int | None, inline: bool) -> None:
-    from .sync import engine
+    from .sync import audit, engine
 
     link_ids = engine.links_to_push_again(integration_name, issue_id)
     if not link_ids:
         click.echo("Nothing to push.")
         return
     if not inline:
-        queued = sum(engine.retry(link_id).queued for link_id in link_ids)
+        queued = sum(engine.retry(link_id, actor=audit.CLI).queued for link_id in link_ids)
         click.echo(f"{queued} push(es) queued.")
         return
     failures = 0

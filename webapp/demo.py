@@ -7,8 +7,11 @@ and the in-process worker, and prints the dashboard URL.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import secrets
+import shlex
 import socket
 import threading
 from collections.abc import Callable
@@ -19,6 +22,7 @@ import click
 import requests
 from flask import Flask
 from flask_migrate import upgrade
+from werkzeug.security import check_password_hash
 from werkzeug.serving import make_server
 
 from .agency_config import parse_agency_config
@@ -50,6 +54,13 @@ integrations:
     poll_interval: 10
     acknowledgment_message: "Your request has been received by Public Works."
     closing_message: "Public Works has completed this request."
+    # Fires in the demo: the simulated crew adds a work task about 20 s after
+    # each request is created (edit it in the admin console, /admin/).
+    rules:
+      - field: TasksField
+        op: ">="
+        value: 1
+        message: "A work task has been created."
     categories:
       - remote_id: Pothole
         crm_request_type_id: 122
@@ -65,10 +76,72 @@ integrations:
 """
 
 ORGANIZATION_ID = 1234
+DEMO_ADMIN = "admin@demo.invalid"
+
+
+def _private_file(path: Path, make: Callable[[], str]) -> str:
+    """The file's text, made once (readable by its owner only) and kept: the
+    demo's secret key and admin survive restarts, so do browser sessions."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(make())
+    return path.read_text().strip()
+
+
+def demo_secret_key(instance: Path) -> str:
+    return os.environ.get("SECRET_KEY") or _private_file(
+        instance / "demo-secret-key", lambda: secrets.token_hex(32)
+    )
+
+
+def ensure_demo_admin(instance: Path) -> tuple[str, str]:
+    """The demo's admin (email, password): the password is made once and kept
+    in the instance folder. The demo database starts empty each time, so the
+    user is added again, with the same password hash when one was kept (a
+    session's fingerprint is of the hash: the browser stays signed in)."""
+    from .auth import users
+    from .extensions import db
+    from .sync.audit import Actor
+
+    def make() -> str:
+        password = secrets.token_urlsafe(12)
+        return json.dumps({"email": DEMO_ADMIN, "password": password})
+
+    kept = json.loads(_private_file(instance / "demo-admin.json", make))
+    email, password = kept["email"], kept["password"]
+    user = users.find_user(email)
+    if user is None:
+        user = users.create_user(email, password, "admin", actor=Actor("demo"))
+    kept_hash = kept.get("password_hash")
+    if kept_hash and check_password_hash(kept_hash, password):
+        user.password_hash = kept_hash
+        user.role, user.active = "admin", True
+        db.session.commit()
+    else:
+        if not check_password_hash(user.password_hash, password):
+            users.set_password(email, password, actor=Actor("demo"))
+        kept["password_hash"] = user.password_hash
+        (instance / "demo-admin.json").write_text(json.dumps(kept))
+    return email, password
+
+
+def cli_environment(database_uri: str, environ: dict[str, str]) -> list[str]:
+    """The ``export`` lines that point ``crosswalk`` at a running demo: its
+    database and the simulators' demo credentials. (The demo's queue lives in
+    its own process, so the CLI runs work with ``--inline``.)"""
+    names = ("SCF_TOKEN", "CG_USER", "CG_PASSWORD")
+    values = " ".join(f"{name}={shlex.quote(environ[name])}" for name in names)
+    return [f"export DATABASE_URL={shlex.quote(database_uri)} {values}"]
 
 
 def _free_port(host: str, preferred: int) -> int:
+    """``preferred`` unless another process listens on it. SO_REUSEADDR as the
+    server itself sets it: a demo restarted within a minute finds its port
+    free (the last run's connections in TIME_WAIT do not hold it)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, preferred))
         except OSError:
@@ -90,6 +163,10 @@ def run_demo(
     ``crosswalk demo`` (the web app never imports the worker layer)."""
     from simulators.launch import start_simulators
 
+    # The terminal shows Crosswalk's own log (what it syncs, warnings, errors),
+    # not a line per HTTP request to the simulators or per migration step.
+    for noisy in ("werkzeug", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     port = _free_port(host, port)
     web_url = f"http://{host}:{port}"
     environ = {
@@ -128,7 +205,7 @@ def run_demo(
 def _run(
     sims, environ, *, host, port, web_url, task_after, close_after, exit_after, start_worker
 ) -> None:
-    from . import create_app
+    from . import create_app, instance_path
     from .sync import engine
 
     requests.post(
@@ -137,10 +214,13 @@ def _run(
         timeout=5,
     ).raise_for_status()
 
-    config = {"CROSSWALK_ENVIRON": {**os.environ, **environ}}
+    instance = Path(instance_path())
+    config = {
+        "CROSSWALK_ENVIRON": {**os.environ, **environ},
+        "SECRET_KEY": demo_secret_key(instance),
+    }
     if not os.environ.get("DATABASE_URL"):
-        probe = create_app()
-        db_path = Path(probe.instance_path) / "demo.db"
+        db_path = instance / "demo.db"
         db_path.unlink(missing_ok=True)  # every demo starts from a clean slate
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
     app = create_app(config)
@@ -157,6 +237,7 @@ def _run(
         engine.apply_config(
             parse_agency_config(text, source=str(config_path), base_dir=config_path.parent)
         )
+        email, password = ensure_demo_admin(instance)
     worker = start_worker(app)
     with app.app_context():
         # The seeded issues arrive at once, not in a minute.
@@ -167,11 +248,16 @@ def _run(
     click.echo("")
     click.echo("  Crosswalk demo is running.")
     click.echo(f"  Dashboard:            {web_url}/")
+    click.echo(f"  Sign in:              {email}  password: {password}")
     click.echo(f"  SeeClickFix (sim):    {sims.scf_base_url}")
     click.echo(f"  Cartegraph (sim):     {sims.cartegraph_base_url}")
     click.echo(f"  ArcGIS (sim):         {sims.arcgis_url}")
     click.echo(f"  Configuration:        {config_path}")
     click.echo("  Issues move Open → Acknowledged → Closed over the next minute or two.")
+    click.echo("  The CLI against this demo (another terminal, in this directory):")
+    for line in cli_environment(app.config["SQLALCHEMY_DATABASE_URI"], environ):
+        click.echo(f"    {line}")
+    click.echo("    .venv/bin/crosswalk sync crm --inline")
     click.echo("  Press Ctrl-C to stop.")
     click.echo("", nl=True)
     if exit_after is not None:
@@ -179,7 +265,8 @@ def _run(
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C is how the demo is meant to end: no traceback
     finally:
         server.server_close()
         worker.stop(timeout=2)
+        click.echo("  Crosswalk demo stopped.")

@@ -55,6 +55,9 @@ class Agency(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     integration_user: Mapped[str] = mapped_column(String(200))
     boundary_path: Mapped[str | None] = mapped_column(String(1000))
+    # IANA name ("America/New_York"): the console shows times in it (UTC on
+    # hover). None: UTC.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     crm: Mapped[dict[str, Any]] = mapped_column(JSON)
     geocoder: Mapped[dict[str, Any]] = mapped_column(JSON)
     config_source: Mapped[str | None] = mapped_column(String(1000))
@@ -153,6 +156,15 @@ class Issue(db.Model):
     )
 
 
+# The dashboard's issue list, newest reported first (keyset pages read ranges
+# of it), and the unrouted issues alone (their list, and the overview's count).
+# SQLite sorts NULLs last in descending order without saying so (extensions.py).
+_ISSUE_LISTING = (Issue.crm_created_at.desc().nulls_last(), Issue.id.desc())
+Index("ix_issue_listing", *_ISSUE_LISTING)
+_UNROUTED = Issue.skip_reason.is_not(None)
+Index("ix_issue_skipped", *_ISSUE_LISTING, postgresql_where=_UNROUTED, sqlite_where=_UNROUTED)
+
+
 class SyncLink(db.Model):
     """One issue in one integration. Each leg (create the remote request,
     acknowledge the CRM issue, close the CRM issue, close the remote request)
@@ -224,6 +236,19 @@ class SyncLink(db.Model):
     category: Mapped[Category | None] = relationship()
 
 
+# The dashboard: the issue list filtered by a state (a rare one read from its
+# links, not by walking every issue), the oldest pending push, and the links
+# with a duplicate remote request (few: a partial index of them alone).
+Index("ix_sync_link_state_integration", SyncLink.state, SyncLink.integration_id)
+_DUPLICATED = SyncLink.remote_duplicates.is_not(None)
+Index(
+    "ix_sync_link_duplicates",
+    SyncLink.integration_id,
+    postgresql_where=_DUPLICATED,
+    sqlite_where=_DUPLICATED,
+)
+
+
 class Comment(db.Model):
     __table_args__ = (
         UniqueConstraint("crm_comment_id"),
@@ -256,7 +281,11 @@ class Comment(db.Model):
 class Event(db.Model):
     """The timeline: every step the hub takes, including failures."""
 
-    __table_args__ = (Index("ix_event_issue_created", "issue_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_event_issue_created", "issue_id", "created_at"),
+        # Recent events of a few kinds (the overview's configuration warnings).
+        Index("ix_event_kind_created", "kind", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
@@ -328,6 +357,9 @@ class ImportedRequest(db.Model):
     remote_display_id: Mapped[str | None] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(20))  # imported | skipped | failed
     reason: Mapped[str | None] = mapped_column(Text)
+    # Where the request lies, as the remote system gave it (the boundary map).
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -407,3 +439,24 @@ class AuditEntry(db.Model):
     target: Mapped[str] = mapped_column(String(300))  # e.g. "rule 4 (public-works)"
     before: Mapped[Any] = mapped_column(JSON, nullable=True)
     after: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class ConsoleEdit(db.Model):
+    """A value an admin set in the console, by the row and the configuration
+    key it overrides (``message``, ``closing_messages.999``). ``config load``
+    keeps it over the file's value, and lists the difference, until the file
+    says the same (the mark is then dropped: the file carries the value, and
+    later file changes apply) or the load is told to overwrite. Fields nobody
+    edited are not marked, so a file change to them always applies."""
+
+    __table_args__ = (UniqueConstraint("entity", "row_id", "field"),)
+
+    ENTITIES = ("integration", "category", "rule")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20))  # integration | category | rule
+    row_id: Mapped[int]  # the id of the Integration, Category or Rule row
+    field: Mapped[str] = mapped_column(String(100))
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    edited_by: Mapped[str] = mapped_column(String(254))
+    edited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

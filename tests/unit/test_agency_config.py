@@ -277,6 +277,15 @@ CASES = [
         id="duplicate-integration-name",
     ),
     pytest.param(
+        EXAMPLE + "      - remote_id: Sinkhole\n        crm_request_type_id: 122\n",
+        [
+            "integrations[0].categories[1].crm_request_type_id: CRM request type 122 is already "
+            "mapped by integrations[0].categories[0].crm_request_type_id (line 30): each CRM "
+            "issue goes to one category, so this one would never receive an issue (line 34)"
+        ],
+        id="two-categories-one-request-type",
+    ),
+    pytest.param(
         edit("kind: cartegraph", "kind: maximo"),
         [
             "integrations[0].kind: unknown integration kind 'maximo' (known: cartegraph, fake)"

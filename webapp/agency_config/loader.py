@@ -139,6 +139,7 @@ def parse_agency_config(
                 problems.append(problem)
 
     problems.extend(_duplicate_names(data, document.lines))
+    problems.extend(_shared_request_types(data, document.lines))
     boundary_path, boundary_problem = _check_boundary(data, base, document.lines)
     if boundary_problem is not None and boundary_problem.path not in said:
         problems.append(boundary_problem)
@@ -148,6 +149,7 @@ def parse_agency_config(
     config._source_path = Path(source)
     config._boundary_path = boundary_path
     config._warnings = _warnings(config, document.lines)
+    config._lines = document.lines
     return config
 
 
@@ -221,6 +223,39 @@ def _duplicate_names(
             )
         else:
             first[name] = index
+    return problems
+
+
+def _shared_request_types(
+    data: Mapping[str, Any], lines: Mapping[tuple[Any, ...], int]
+) -> list[ConfigProblem]:
+    """Two categories mapped to one CRM request type: each CRM issue goes to
+    one category, so the second would never receive one. Refused, naming both."""
+    integrations = data.get("integrations")
+    if not isinstance(integrations, list):
+        return []
+    problems: list[ConfigProblem] = []
+    first: dict[int, tuple[Any, ...]] = {}
+    for i, item in enumerate(integrations):
+        categories = item.get("categories") if isinstance(item, Mapping) else None
+        for j, category in enumerate(categories if isinstance(categories, list) else ()):
+            type_id = category.get("crm_request_type_id") if isinstance(category, Mapping) else None
+            if isinstance(type_id, bool) or not isinstance(type_id, int):
+                continue
+            loc = ("integrations", i, "categories", j, "crm_request_type_id")
+            if type_id not in first:
+                first[type_id] = loc
+                continue
+            earlier = first[type_id]
+            problems.append(
+                ConfigProblem(
+                    format_path(loc, data),
+                    f"CRM request type {type_id} is already mapped by "
+                    f"{format_path(earlier, data)} (line {line_for(earlier, lines)}): each CRM "
+                    "issue goes to one category, so this one would never receive an issue",
+                    line_for(loc, lines),
+                )
+            )
     return problems
 
 

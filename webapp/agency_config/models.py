@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BeforeValidator,
@@ -31,7 +32,7 @@ from integrations.settings import (
     StrictModel,
 )
 
-from .problems import ConfigProblem, custom_error, line_error
+from .problems import ConfigProblem, custom_error, line_error, line_for
 
 DEFAULT_GEOCODER_URL = "https://geocode.arcgis.com/arcgis/rest/services/World/GeocodeServer"
 
@@ -43,6 +44,21 @@ class AgencySettings(StrictModel):
     integration_user: str | None = Field(None, min_length=1, max_length=200)
     # A GeoJSON file relative to the configuration file (used by importers).
     boundary: str | None = Field(None, min_length=1)
+    # The console shows times in this IANA time zone (UTC on hover).
+    time_zone: str | None = Field(None, min_length=1, max_length=64)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name such as America/New_York)"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _default_integration_user(self) -> AgencySettings:
@@ -150,6 +166,9 @@ class AgencyConfig(StrictModel):
     _source_path: Path | None = PrivateAttr(default=None)
     _boundary_path: Path | None = PrivateAttr(default=None)
     _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)
+    # The line of every key and list item (set by the loader), for messages
+    # about a value after the file loaded (config load's console differences).
+    _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
 
     @field_validator("geocoder", "integrations", mode="before")
     @classmethod
@@ -179,6 +198,11 @@ class AgencyConfig(StrictModel):
     def warnings(self) -> list[ConfigProblem]:
         """Problems that do not stop the file from loading (set by the loader)."""
         return list(self._warnings)
+
+    def line_of(self, loc: tuple[Any, ...]) -> int | None:
+        """The file's line of ``loc`` (else of its nearest parent); None for a
+        configuration not read from text."""
+        return line_for(loc, self._lines) if self._lines else None
 
     @property
     def boundary_path(self) -> Path | None:

@@ -9,7 +9,9 @@ job id a piece of work has: that is decided below, the same way for all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -19,9 +21,13 @@ from integrations.seeclickfix import CrmIssue
 
 from ..agency_config import AgencyConfig
 from ..extensions import db
-from ..models import Integration, SyncLink, utcnow
+from ..models import Integration, Rule, SyncLink, utcnow
 from . import (
+    admin_edits,
+    audit,
+    boundary_admin,
     category_sync,
+    config_export,
     configure,
     crm_poll,
     dispatcher,
@@ -29,14 +35,20 @@ from . import (
     ingest,
     jobs,
     lifecycle,
+    message_preview,
     preflight,
     push_job,
     remote_poll,
+    rule_preview,
     schedule,
     vendors,
     webhook,
 )
+from . import health as health_module
+from . import job_board as job_board_module
+from . import lag as lag_module
 from . import push as push_module
+from .audit import Actor
 from .push import LinkNotFoundError
 from .schedule import PeriodicTask, TaskNotAvailable
 
@@ -46,6 +58,7 @@ __all__ = [
     "PeriodicTask",
     "TaskNotAvailable",
     "dispatch",
+    "export_config",
     "fetch_issue",
     "find_tasks",
     "import_requests",
@@ -54,6 +67,8 @@ __all__ = [
     "periodic_tasks",
     "poll_crm",
     "poll_integration",
+    "preview_messages",
+    "preview_rule",
     "push",
     "push_here",
     "receive_issue",
@@ -63,6 +78,11 @@ __all__ = [
     "run_preflight",
     "run_task",
     "run_task_now",
+    "rule_test_links",
+    "save_category",
+    "save_integration_messages",
+    "save_rule",
+    "set_rule_enabled",
     "sweep",
     "sync_categories",
 ]
@@ -83,9 +103,62 @@ def job_kind(name: str) -> jobs.JobKind:
 
 
 # ------------------------------------------------------------------ configuration
-def apply_config(config: AgencyConfig) -> configure.ApplyReport:
-    """A validated agency file into the database, in one transaction, idempotently."""
-    return configure.apply_config(config)
+def apply_config(
+    config: AgencyConfig, *, overwrite_console_edits: bool = False
+) -> configure.ApplyReport:
+    """A validated agency file into the database, in one transaction, idempotently;
+    values edited in the console are kept (each difference reported) unless
+    ``overwrite_console_edits``."""
+    return configure.apply_config(config, overwrite_console_edits=overwrite_console_edits)
+
+
+def export_config(base_dir: Path | None = None) -> str:
+    """The configuration (file + console edits) as an agency file's text."""
+    return config_export.export_config(base_dir)
+
+
+# ------------------------------------------------------------- the admin console
+# Edits validate as the file does, and write the change, its console mark and
+# its audit entry in one commit (admin_edits); previews read only.
+RuleInput = admin_edits.RuleInput
+EditResult = admin_edits.EditResult
+EditNotFoundError = admin_edits.EditNotFoundError
+
+
+def save_rule(actor: Actor, rule_id: int | None, form: RuleInput) -> EditResult:
+    return admin_edits.save_rule(actor, rule_id, form)
+
+
+def set_rule_enabled(actor: Actor, rule_id: int, enabled: bool) -> Rule:
+    return admin_edits.set_rule_enabled(actor, rule_id, enabled)
+
+
+def preview_rule(
+    form: RuleInput, issue_id: int | None, rule_id: int | None = None
+) -> rule_preview.RulePreview:
+    """A rule against one linked issue's remote record, read live; writes nothing."""
+    return rule_preview.preview_rule(form, issue_id, rule_id)
+
+
+def rule_test_links(integration_id: int) -> list[rule_preview.LinkChoice]:
+    return rule_preview.pickable_links(integration_id)
+
+
+def save_integration_messages(
+    actor: Actor,
+    integration_id: int,
+    messages: Mapping[str, str | None],
+    by_status: Mapping[str, str | None] | None = None,
+) -> EditResult:
+    return admin_edits.save_integration_messages(actor, integration_id, messages, by_status)
+
+
+def save_category(actor: Actor, category_id: int, values: Mapping[str, Any]) -> EditResult:
+    return admin_edits.save_category(actor, category_id, values)
+
+
+def preview_messages(integration_id: int) -> message_preview.MessagePreview:
+    return message_preview.preview_messages(integration_id)
 
 
 def run_preflight() -> list[Check]:
@@ -166,17 +239,28 @@ class RetryOutcome:
     queued: bool  # a push was queued (False: nothing owed, or one already waiting)
 
 
-def retry(link_id: int) -> RetryOutcome:
+def retry(link_id: int, actor: audit.Actor | None = None) -> RetryOutcome:
     """Staff asked to push a link again: a failed one goes back to pending,
-    and a push is queued now (backoff or not) when the link owes work."""
+    and a push is queued now (backoff or not) when the link owes work.
+    ``actor`` (a signed-in user, ``audit.CLI``) gets an audit entry in the
+    same commit."""
     link = db.session.get(SyncLink, link_id)
     if link is None:
         raise LinkNotFoundError(f"sync link {link_id} does not exist")
+    before = link.state
     reset = lifecycle.request_retry(link)
     close_remote = vendors.settings_of(link.integration).close_remote_on_crm_close
     owes = lifecycle.owes_work(link, close_remote, vendors.uploads_photos(link.integration))
     if owes:
         link.due_at = utcnow()
+    if actor is not None:
+        audit.record(
+            actor,
+            "link.retry",
+            f"link {link.id} (issue {link.issue_id})",
+            before={"state": before},
+            after={"state": link.state, "push_owed": owes},
+        )
     db.session.commit()
     queued = push_job.enqueue_push(link.id) if owes else False
     return RetryOutcome(link, reset, queued)
@@ -215,10 +299,31 @@ def run_task(task: PeriodicTask) -> Any:
     return task.run()
 
 
-def run_task_now(task: PeriodicTask) -> bool:
+def run_task_now(task: PeriodicTask, actor: audit.Actor | None = None) -> bool:
     """Queue a run of ``task`` now, with the same job id as its scheduled runs:
-    False when a run is already queued or running (it is not doubled)."""
-    return schedule.run_task_now(task.key)
+    False when a run is already queued or running (it is not doubled).
+    ``actor`` (staff in the console) gets an audit entry either way."""
+    queued = schedule.run_task_now(task.key)
+    if actor is not None:
+        audit.record(
+            actor,
+            "task.run_now",
+            task.label,
+            after="queued" if queued else "already queued or running",
+        )
+        db.session.commit()
+    return queued
+
+
+def task_by_key(key: str) -> PeriodicTask | None:
+    """The configured periodic task ``key`` (``crm-poll``, ``remote-poll-public-works``)."""
+    return schedule.task_by_key(key)
+
+
+def job_board() -> job_board_module.Board:
+    """The jobs page: periodic tasks with their next run and last run's state,
+    and RQ's queued, running, scheduled and failed jobs (read-only)."""
+    return job_board_module.job_board()
 
 
 def dispatch(owner: str) -> dispatcher.Tick:
@@ -247,3 +352,36 @@ def import_requests(integration_id: int) -> importer.ImportReport:
 
 def sweep() -> Any:
     return schedule.find_tasks("sweep")[0].run()
+
+
+def sync_lag(days: int = lag_module.WINDOW_DAYS) -> list[lag_module.IntegrationLag]:
+    """Per integration and day: report → acknowledgment and crew close → CRM
+    close (p50, p90), and requests created, closed and failed (read-only)."""
+    return lag_module.sync_lag(days)
+
+
+def health() -> health_module.Health:
+    """``/healthz``: the database reachable and migrated to this code's
+    revision, and Redis reachable when configured."""
+    return health_module.check()
+
+
+def display_time_zone() -> str | None:
+    """The IANA time zone the console shows times in (``agency.time_zone``)."""
+    agency = vendors.find_agency()
+    return agency.time_zone if agency is not None else None
+
+
+def boundary_map() -> boundary_admin.BoundaryMap:
+    """The agency boundary to scale with the importer's newest candidates."""
+    return boundary_admin.boundary_map()
+
+
+def check_boundary_upload(text: str) -> boundary_admin.UploadCheck:
+    """An uploaded boundary judged by the loader's rules and drawn (read-only)."""
+    return boundary_admin.check_upload(text)
+
+
+def replace_boundary(text: str, actor: audit.Actor) -> Path:
+    """An accepted boundary written over the configured file, audited."""
+    return boundary_admin.replace(text, actor)

@@ -20,6 +20,7 @@ a warning naming the request type to mark Private.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -107,8 +108,15 @@ def _skip(integration: Integration, request: RemoteRequest, reason: str, report:
             remote_display_id=request.record.display_id,
             outcome="skipped",
             reason=reason,
+            lat=_finite(request.lat),
+            lng=_finite(request.lng),
         )
     )
+
+
+def _finite(value: float | None) -> float | None:
+    """A coordinate worth drawing on the boundary map (not NaN or infinite)."""
+    return value if isinstance(value, int | float) and math.isfinite(value) else None
 
 
 def inside(boundary: Boundary, candidates: list[RemoteRequest]) -> list[bool]:
@@ -135,49 +143,46 @@ def import_requests(integration_id: int) -> ImportReport:
     since = datetime.fromisoformat(cursor.cursor) if cursor.cursor else started - first_window
     db.session.commit()
 
-    connector = vendors.connector(integration, settings)
-    try:
-        candidates = connector.fetch_new_requests(since)
-        report.seen = len(candidates)
-        known = set(
-            db.session.execute(
-                db.select(ImportedRequest.remote_id).where(
-                    ImportedRequest.integration_id == integration.id
-                )
-            ).scalars()
-        ) | set(
-            db.session.execute(
-                db.select(SyncLink.remote_id).where(SyncLink.integration_id == integration.id)
-            ).scalars()
-        )
-        fresh = [c for c in candidates if c.record.remote_id not in known]
-        located = [c for c in fresh if c.lat is not None and c.lng is not None]
-        within = dict(zip((id(c) for c in located), inside(boundary, located), strict=True))
-        categories = _categories(integration)
-        for candidate in fresh:
-            if candidate.lat is None or candidate.lng is None:
-                _skip(integration, candidate, "no coordinates", report)
-            elif candidate.category_remote_id not in categories:
-                _skip(
-                    integration,
-                    candidate,
-                    f"category {candidate.category_remote_id!r} is not mapped",
-                    report,
-                )
-            elif not within[id(candidate)]:
-                _skip(integration, candidate, "outside the agency boundary", report)
-            else:
-                _import_one(
-                    integration,
-                    settings,
-                    connector,
-                    candidate,
-                    categories[candidate.category_remote_id],
-                    report,
-                )
-            db.session.commit()
-    finally:
-        connector.close()
+    connector = vendors.connector(integration, settings)  # shared: not closed here
+    candidates = connector.fetch_new_requests(since)
+    report.seen = len(candidates)
+    known = set(
+        db.session.execute(
+            db.select(ImportedRequest.remote_id).where(
+                ImportedRequest.integration_id == integration.id
+            )
+        ).scalars()
+    ) | set(
+        db.session.execute(
+            db.select(SyncLink.remote_id).where(SyncLink.integration_id == integration.id)
+        ).scalars()
+    )
+    fresh = [c for c in candidates if c.record.remote_id not in known]
+    located = [c for c in fresh if c.lat is not None and c.lng is not None]
+    within = dict(zip((id(c) for c in located), inside(boundary, located), strict=True))
+    categories = _categories(integration)
+    for candidate in fresh:
+        if candidate.lat is None or candidate.lng is None:
+            _skip(integration, candidate, "no coordinates", report)
+        elif candidate.category_remote_id not in categories:
+            _skip(
+                integration,
+                candidate,
+                f"category {candidate.category_remote_id!r} is not mapped",
+                report,
+            )
+        elif not within[id(candidate)]:
+            _skip(integration, candidate, "outside the agency boundary", report)
+        else:
+            _import_one(
+                integration,
+                settings,
+                connector,
+                candidate,
+                categories[candidate.category_remote_id],
+                report,
+            )
+        db.session.commit()
     cursor = cursors.cursor(cursor_key(integration))
     cursor.cursor = started.isoformat()  # everything entered up to the start was read
     cursor.last_success_at = utcnow()
@@ -202,7 +207,7 @@ def _import_one(
     report: ImportReport,
 ) -> None:
     record = candidate.record
-    claim_id = _claim(integration, record)
+    claim_id = _claim(integration, candidate)
     crm = vendors.crm_client()
     try:
         created = crm.create_issue(_issue_fields(integration, candidate, category))
@@ -233,13 +238,16 @@ def _import_one(
         )
 
 
-def _claim(integration: Integration, record: RemoteRecord) -> int:
+def _claim(integration: Integration, candidate: RemoteRequest) -> int:
     """Claimed before the CRM call: a crash after it leaves a visible trace
     instead of a silent second CRM issue on the next run."""
+    record = candidate.record
     claim = ImportedRequest(
         integration_id=integration.id,
         remote_id=record.remote_id,
         remote_display_id=record.display_id,
+        lat=_finite(candidate.lat),
+        lng=_finite(candidate.lng),
         outcome="importing",
         reason="interrupted during import: check the CRM for this request before retrying",
     )

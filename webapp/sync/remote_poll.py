@@ -6,10 +6,12 @@ closed, an issue is never written again."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from integrations.base import Connector, RemoteComment, RemoteRecord
 from integrations.errors import IntegrationError, NotSupportedError
@@ -327,15 +329,27 @@ def poll_integration(integration_id: int, *, issue_id: int | None = None) -> Rem
     cursor.last_started_at = utcnow()
     db.session.commit()
 
-    link_ids = lifecycle.links_to_poll(integration.id, issue_id)
+    targets = lifecycle.poll_targets(integration.id, issue_id)
+    link_ids = [link_id for link_id, _, _ in targets]
     archive_after_days = vendors.crm_settings().archive_after_days
     ctx = make_context(integration)
-    try:
-        size = max(1, ctx.connector.batch_size)
-        for start in range(0, len(link_ids), size):
-            _poll_batch(link_ids[start : start + size], ctx, report)
-    finally:
-        ctx.connector.close()
+    size = max(1, ctx.connector.batch_size)
+    batches = [targets[start : start + size] for start in range(0, len(targets), size)]
+    # The next batch is read from the remote system while this one is written
+    # to the database, so the cycle costs about the longer of the two, not
+    # their sum. Only the reading thread calls the connector's HTTP session;
+    # this one uses its mapping alone (closing and status messages).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="remote-poll-read") as reader:
+
+        def read(batch: list[tuple[int, str, int]]) -> Future[_Fetched]:
+            wanted = [(remote_id, issue) for _, remote_id, issue in batch]
+            return reader.submit(_fetch, ctx.connector, ctx.settings.import_comments, wanted)
+
+        pending = read(batches[0]) if batches else None
+        for number, batch in enumerate(batches):
+            fetched = pending.result()
+            pending = read(batches[number + 1]) if number + 1 < len(batches) else None
+            _poll_batch([link_id for link_id, _, _ in batch], ctx, report, fetched)
     report.archived = _archive(integration, archive_after_days)
 
     cursor = cursors.cursor(cursor_key(integration))
@@ -348,20 +362,56 @@ def poll_integration(integration_id: int, *, issue_id: int | None = None) -> Rem
     return report
 
 
-def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport) -> None:
+@dataclass
+class _Fetched:
+    """What one batch read from the remote system: the records and their
+    comments (or why not), and the requests carrying the batch's external ids
+    (None: the kind cannot list them; or why the check failed)."""
+
+    records: dict[str, RemoteRecord] = field(default_factory=dict)
+    comments: dict[str, list[RemoteComment]] = field(default_factory=dict)
+    failure: IntegrationError | None = None
+    by_external_id: dict[str, list[RemoteRecord]] | None = None
+    duplicates_failure: IntegrationError | None = None
+
+
+def _fetch(connector: Connector, import_comments: bool, wanted: list[tuple[str, int]]) -> _Fetched:
+    """Read one batch (in the reading thread: HTTP only, no database)."""
+    remote_ids = [remote_id for remote_id, _ in wanted]
+    try:
+        records = connector.fetch_records(remote_ids)
+        comments = connector.fetch_comments(remote_ids) if import_comments else {}
+    except IntegrationError as exc:
+        return _Fetched(failure=exc)
+    fetched = _Fetched(records, comments)
+    try:
+        fetched.by_external_id = connector.records_by_external_ids([i for _, i in wanted])
+    except NotSupportedError:
+        pass
+    except IntegrationError as exc:
+        fetched.duplicates_failure = exc
+    return fetched
+
+
+def _poll_batch(
+    link_ids: list[int], ctx: PollContext, report: RemotePollReport, fetched: _Fetched
+) -> None:
+    # The links with their issues and categories, in three queries for the
+    # batch: a lazy ``link.issue`` per link would also flush the previous
+    # link's changes, sending the batch's writes one statement at a time.
     links = (
         db.session.execute(
-            db.select(SyncLink).where(SyncLink.id.in_(link_ids)).order_by(SyncLink.id)
+            db.select(SyncLink)
+            .where(SyncLink.id.in_(link_ids))
+            .order_by(SyncLink.id)
+            .options(selectinload(SyncLink.issue), selectinload(SyncLink.category))
         )
         .scalars()
         .all()
     )
     report.batches += 1
-    remote_ids = [link.remote_id for link in links]
-    try:
-        records = ctx.connector.fetch_records(remote_ids)
-        comments = ctx.connector.fetch_comments(remote_ids) if ctx.settings.import_comments else {}
-    except IntegrationError as exc:
+    records, comments = fetched.records, fetched.comments
+    if (exc := fetched.failure) is not None:
         db.session.rollback()
         report.failed += len(link_ids)
         report.errors.append(str(exc))
@@ -372,7 +422,7 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
             level="error",
         )
         return
-    report_duplicates(ctx, links, report)
+    report_duplicates(ctx, links, report, fetched)
     untouched: list[int] = []
     # Changes that only touch our own rows: applied together, one commit.
     local_only: list[SyncLink] = []
@@ -382,7 +432,7 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
     ctx.load_rule_states([link.id for link in links])
     for link in links:
         record, notes = records.get(link.remote_id), comments.get(link.remote_id)
-        if nothing_to_do(ctx, link, record, notes):
+        if nothing_to_do(ctx, link, record, notes) and not _rule_states_stale(ctx, link, record):
             untouched.append(link.id)
         elif (
             record is None
@@ -396,8 +446,9 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
             local_only.append(link)
     if local_only:
         try:
-            for link in local_only:
-                apply_remote(ctx, link, records.get(link.remote_id))
+            with events.collected():  # the batch's events in one statement
+                for link in local_only:
+                    apply_remote(ctx, link, records.get(link.remote_id))
             db.session.commit()  # one commit for the batch
             report.polled += len(local_only)
         except Exception:
@@ -416,16 +467,15 @@ def _poll_batch(link_ids: list[int], ctx: PollContext, report: RemotePollReport)
         _apply_one(ctx, link, records.get(link.remote_id), comments.get(link.remote_id), report)
 
 
-def report_duplicates(ctx: PollContext, links: list[SyncLink], report: RemotePollReport) -> None:
+def report_duplicates(
+    ctx: PollContext, links: list[SyncLink], report: RemotePollReport, fetched: _Fetched
+) -> None:
     """Other remote requests carrying a link's external id: a create the vendor
     applied after Crosswalk had given up on it. Each is reported once, as a
     warning on the issue's timeline and a count on the dashboard, never left
-    as an orphan nobody sees. One query per batch."""
-    try:
-        found = ctx.connector.records_by_external_ids([link.issue_id for link in links])
-    except NotSupportedError:
-        return
-    except IntegrationError as exc:
+    as an orphan nobody sees. One query per batch (made by ``_fetch``)."""
+    found = fetched.by_external_id
+    if (exc := fetched.duplicates_failure) is not None:
         report.errors.append(f"duplicate check: {exc}")
         events.record_now(
             "remote_poll_failed",
@@ -434,6 +484,8 @@ def report_duplicates(ctx: PollContext, links: list[SyncLink], report: RemotePol
             level="warning",
         )
         return
+    if found is None:
+        return  # the kind cannot list requests by external id
     changed = False
     for link in links:
         extra = sorted(
@@ -491,6 +543,23 @@ def _rule_fires(ctx: PollContext, link: SyncLink, record: RemoteRecord) -> bool:
     previous = dict(link.remote_fields) if link.remote_fields else None
     decisions, _ = ctx.decisions(link, dict(record.fields), previous)
     return any(d.fire for d in decisions)
+
+
+def _rule_states_stale(ctx: PollContext, link: SyncLink, record: RemoteRecord) -> bool:
+    """Whether a rule judges this unchanged record otherwise than its stored
+    state says: a rule added or edited since the last poll. Such a link is
+    applied (storing the states, posting what fires), so a new rule is judged
+    on the next poll, not when the record next changes."""
+    if not ctx.rules:
+        return False
+    previous = dict(link.remote_fields) if link.remote_fields else None
+    decisions, _ = ctx.decisions(link, dict(record.fields), previous)
+    states = ctx.states_of(link)
+    for decision in decisions:
+        state = states.get(decision.rule.id)
+        if decision.fire or state is None or state.is_true != decision.now_true:
+            return True
+    return False
 
 
 def nothing_to_do(

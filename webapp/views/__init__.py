@@ -5,13 +5,21 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from .. import admin
+    from .converters import DatabaseIdConverter
+
+    # Before any route is added: every <int:...> is a 32-bit database id.
+    app.url_map.converters["int"] = DatabaseIdConverter
+    from .console import bp as console_bp
     from .dashboard import bp as dashboard_bp
     from .open311 import bp as open311_bp
     from .webhooks import bp as webhooks_bp
 
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(console_bp)
     app.register_blueprint(open311_bp)
     app.register_blueprint(webhooks_bp)
+    admin.init_app(app)  # the console at /admin (webapp.admin)
     from . import errors, template_filters
 
     errors.init_app(app)

@@ -4,6 +4,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from integrations.errors import IntegrationError
 
+from ...auth import current_actor
+from ...auth.roles import staff_required
 from ...models import SyncState
 from ...sync import dashboard_queries, engine, preflight
 
@@ -19,13 +21,18 @@ def index():
 
 @bp.get("/issues")
 def issues():
+    """The issue list, paged by where a page ended: ``?after=<issue id>`` (older)
+    and ``?before=<issue id>`` (newer). A link stays right as issues arrive;
+    an old ``?page=N`` link shows the first page."""
     state = request.args.get("state") or None
     integration = request.args.get("integration") or None
-    page = request.args.get("page", 1, type=int)
     if state and state not in (*SyncState.ALL, "skipped"):
         abort(400, f"unknown state {state!r}")
     pagination = dashboard_queries.issue_page(
-        state=state, integration=integration, page=max(page, 1)
+        state=state,
+        integration=integration,
+        after=request.args.get("after", type=int),
+        before=request.args.get("before", type=int),
     )
     return render_template(
         "dashboard/issues.html",
@@ -33,7 +40,7 @@ def issues():
         state=state,
         integration=integration,
         states=(*SyncState.ALL, "skipped"),
-        integrations=[s.integration.name for s in dashboard_queries.integration_summaries()],
+        integrations=dashboard_queries.integration_names(),
     )
 
 
@@ -46,9 +53,10 @@ def issue(issue_id: int):
 
 
 @bp.post("/links/<int:link_id>/retry")
+@staff_required
 def retry(link_id: int):
     try:
-        outcome = engine.retry(link_id)
+        outcome = engine.retry(link_id, actor=current_actor())
     except engine.LinkNotFoundError as exc:
         abort(404, str(exc))
     if outcome.queued:
@@ -57,10 +65,11 @@ def retry(link_id: int):
 
 
 @bp.route("/check", methods=["GET", "POST"])
+@staff_required
 def check():
     """The preflight: GET offers the button, POST runs every check (read-only
-    against the vendors) and shows the table. A plain form: the checks change
-    nothing, and sign-in comes with a later issue."""
+    against the vendors) and shows the table (signed-in staff; a form token
+    keeps other sites from starting it)."""
     if request.method == "GET":
         return render_template("dashboard/check.html", checks=None)
     try:
@@ -78,4 +87,8 @@ def check():
 
 @bp.get("/healthz")
 def healthz():
-    return {"ok": True, "queue": current_app.task_queue.mode}
+    """200 when the database (migrated to this code's revision) and Redis
+    answer; 503 naming what is wrong otherwise."""
+    health = engine.health()
+    body = {"ok": health.ok, "queue": current_app.task_queue.mode, "checks": health.checks}
+    return body, 200 if health.ok else 503
