@@ -3,6 +3,8 @@ the sync-lag charts with data from the simulators, a failed job listed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.browser.conftest import browser_sign_in, screenshot
@@ -87,3 +89,43 @@ def test_upload_a_self_intersecting_boundary_and_see_the_point(live, page, tmp_p
     screenshot(page, "boundary-refused")
     assert page.locator("svg.boundary-map path.boundary").count() == 1  # the current one
     assert configured.read_text() == (BOUNDARIES / "new_haven.geojson").read_text()
+
+
+def test_search_by_address_and_export_csv(live, staff_page, sim):
+    for address in ("165 Church St", "1 Elm St"):
+        sim.create_issue(request_type_id=122, summary="Pothole", address=address)
+    with live.app.app_context():
+        queue_crm_poll()
+        run_jobs(live.app)
+    page = staff_page
+    page.goto(live.at("/issues"))
+    page.fill("[data-testid=search]", "church st")
+    page.get_by_role("button", name="Filter").click()
+
+    rows = page.locator("table.grid tbody tr")
+    assert rows.count() == 1
+    assert "q=church+st" in page.url
+    with page.expect_download() as download_info:
+        page.locator("[data-testid=export-csv]").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("crosswalk-issues-")
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert text.splitlines()[0].startswith("crm_issue_id,reported_at_utc")
+    assert len(text.splitlines()) == 2 and "165 Church St" in text
+    screenshot(page, "issues-search")
+
+
+def test_the_jobs_page_lists_a_failed_job_with_its_error(live, staff_page, sim):
+    sim.fault("cg", status=500, count=100)  # Cartegraph down: the category sync fails
+    page = staff_page
+    page.goto(live.at("/jobs"))
+    row = page.locator('tr[data-task="categories-public-works"]')
+    row.get_by_role("button", name="Run now").click()
+    with live.app.app_context():
+        run_jobs(live.app)
+
+    page.goto(live.at("/jobs"))
+    failed = page.locator("section", has=page.locator("h2", has_text="Failed"))
+    assert "periodic task categories-public-works" in failed.inner_text()
+    assert "500" in failed.inner_text()
+    assert row.locator("[data-testid=task-state]").inner_text() == "failed"

@@ -77,6 +77,8 @@ def test_pages_have_the_sites_layout_for_errors(client):
         ("get", "/issues/2147483648"),
         ("post", "/links/9223372036854775808/retry"),
         ("get", "/admin/rules/99999999999/"),
+        ("get", "/issues?after=99999999999999"),
+        ("get", "/issues?before=-5"),
     ],
 )
 def test_an_id_too_large_for_the_database_is_404(client, method, path):

@@ -106,8 +106,19 @@ def test_the_overview_lists_unmapped_and_private_categories(app):
     assert found.private_review == ["Noise"]
 
 
+def configured_long_ago() -> None:
+    """The configuration as loaded a month ago: the warnings since then stand."""
+    from webapp.models import Agency, Integration, Rule
+
+    month_ago = utcnow() - timedelta(days=30)
+    for model, column in ((Agency, "loaded_at"), (Integration, "updated_at"), (Rule, "updated_at")):
+        db.session.execute(db.update(model).values({column: month_ago}))
+    db.session.commit()
+
+
 def test_configuration_warnings_are_recent_distinct_and_newest_first(app):
     integration_id = public_works_id()
+    configured_long_ago()
     now = utcnow()
     for kind, detail, age in [
         ("config_warning", "question 143 is public", timedelta(days=2)),

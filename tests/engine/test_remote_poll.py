@@ -297,6 +297,7 @@ def test_a_rule_naming_a_missing_field_is_a_rule_error_said_once(app, crm, remot
     [error] = events_of_kind("rule_error")
     assert error.level == "error"
     assert 'no field "Tasks"' in error.detail
+    assert error.detail.count("Tasks >= 1") == 1  # the rule is named once
     assert error.integration_id == integration().id
     assert all(RULE_MESSAGE not in crm.comments_of(k.issue_id) for k in links)
 

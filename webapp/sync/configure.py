@@ -12,12 +12,15 @@ in the report's ``differences``, unless the load is told to overwrite.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import func
 
 from ..agency_config import AgencyConfig
 from ..agency_config.problems import format_path
 from ..extensions import db
-from ..models import Agency, Category, ConsoleEdit, Integration, Rule
+from ..models import Agency, Category, ConsoleEdit, Integration, Rule, utcnow
 from . import audit, console_edits, events
 from .console_edits import CATEGORY, INTEGRATION, RULE, Difference
 
@@ -241,6 +244,9 @@ def _apply_agency(config: AgencyConfig, report: ApplyReport) -> None:
     # Where the configuration came from, not configuration: the same settings
     # from another file (an export) are "unchanged".
     row.config_source = str(config.source_path) if config.source_path else None
+    # When the configuration was last loaded: the warnings of an earlier
+    # configuration no longer stand (configuration_changed_at).
+    row.loaded_at = utcnow()
 
 
 def _apply_rules(
@@ -399,3 +405,23 @@ def _apply_integration(settings, index: int, guard: _ConsoleGuard, report: Apply
             category.enabled = False
             report.disabled.append(f"category {settings.name}/{remote_id}")
     return row.id
+
+
+def configuration_changed_at(integration_ids: list[int]) -> dict[int, datetime]:
+    """When each integration's configuration last changed: a file load, an edit
+    of its settings or messages, or of one of its rules in the console. A
+    configuration warning older than that may describe what the change fixed:
+    it stands again only when the problem is seen again."""
+    if not integration_ids:
+        return {}
+    loaded = db.session.execute(db.select(func.max(Agency.loaded_at))).scalar()
+    rows = db.session.execute(
+        db.select(Integration.id, Integration.updated_at, func.max(Rule.updated_at))
+        .outerjoin(Rule, Rule.integration_id == Integration.id)
+        .where(Integration.id.in_(integration_ids))
+        .group_by(Integration.id, Integration.updated_at)
+    ).all()
+    return {
+        integration_id: max(t for t in (updated, rule_changed, loaded) if t is not None)
+        for integration_id, updated, rule_changed in rows
+    }

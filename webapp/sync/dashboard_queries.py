@@ -11,13 +11,13 @@ one does, and it offers only pages that exist.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, literal, tuple_
+from sqlalchemy import func, literal, or_, tuple_
 from sqlalchemy.orm import aliased, load_only, selectinload
 
 from ..extensions import db
@@ -30,7 +30,7 @@ from ..models import (
     SyncState,
     utcnow,
 )
-from . import category_sync, crm_poll, importer, remote_poll
+from . import category_sync, configure, crm_poll, importer, remote_poll
 
 
 @dataclass
@@ -162,10 +162,15 @@ def recent_configuration_warnings(
 ) -> dict[int, list[str]]:
     """Distinct configuration problems seen lately (public requester questions,
     broken rules), newest first, per integration: what an admin should fix.
-    One query for all (through ``ix_event_kind_created``)."""
+    One query for all (through ``ix_event_kind_created``).
+
+    A warning from before the integration's configuration last changed (a
+    fixed rule, a reloaded file) no longer shows: it stands again when the
+    problem is seen again after the change."""
     if not integration_ids:
         return {}
     since = utcnow() - timedelta(days=days)
+    changed = configure.configuration_changed_at(list(integration_ids))
     rows = db.session.execute(
         db.select(Event.integration_id, Event.detail, func.max(Event.created_at))
         .where(
@@ -177,7 +182,9 @@ def recent_configuration_warnings(
         .order_by(func.max(Event.created_at).desc())
     ).all()
     found: dict[int, list[str]] = {}
-    for integration_id, detail, _ in rows:
+    for integration_id, detail, last_seen in rows:
+        if integration_id in changed and last_seen < changed[integration_id]:
+            continue  # resolved by a change, unless seen again since
         details = found.setdefault(integration_id, [])
         if len(details) < limit:
             details.append(detail)
@@ -230,10 +237,38 @@ _NEWEST_FIRST = (_CREATED.desc().nulls_last(), Issue.id.desc())
 _OLDEST_FIRST = (_CREATED.asc().nulls_first(), Issue.id.asc())
 
 
+SEARCH_MAX = 200  # characters of a search: more is not a search
+
+
+def _matches(q: str) -> Any:
+    """The search: a number is a CRM issue id or a remote request number
+    (exactly); any text is looked for, ignoring case, in the remote request
+    number, the reported and the verified address, the summary and the
+    description. A substring search reads every row: fine for staff looking
+    something up, and the default list never pays for it."""
+    q = q.strip()[:SEARCH_MAX]
+    exact = [SyncLink.remote_id == q, SyncLink.remote_display_id == q]
+    if q.isdecimal() and int(q) <= 2**31 - 1:
+        exact.append(Issue.id == int(q))
+    texts = (
+        SyncLink.remote_display_id,
+        Issue.address,
+        SyncLink.verified_address,
+        Issue.summary,
+        Issue.description,
+    )
+    lowered = q.lower()
+    return or_(
+        *exact,
+        *(func.lower(column).contains(lowered, autoescape=True) for column in texts),
+    )
+
+
 def issue_page(
     *,
     state: str | None,
     integration: str | None,
+    q: str | None = None,
     after: int | None = None,
     before: int | None = None,
     per_page: int = 50,
@@ -245,7 +280,7 @@ def issue_page(
     Pages by keyset, never by offset: each page is an index range read from
     where the last one ended, however deep. A page holds whole issues (an
     issue's links are never split between two pages)."""
-    query = _listing(state, integration)
+    query = _listing(state, integration, q)
     going_newer = before is not None and (anchor := _anchor(before)) is not None
     if not going_newer:
         anchor = _anchor(after) if after is not None else None
@@ -291,13 +326,17 @@ _SHOWN = (
 )
 
 
-def _listing(state: str | None, integration: str | None) -> Any:
+def _listing(
+    state: str | None, integration: str | None, q: str | None = None, shown: Any = _SHOWN
+) -> Any:
     query = (
         db.select(Issue, SyncLink, Integration)
         .outerjoin(SyncLink, SyncLink.issue_id == Issue.id)
         .outerjoin(Integration, Integration.id == SyncLink.integration_id)
-        .options(*_SHOWN)
+        .options(*shown)
     )
+    if q:
+        query = query.where(_matches(q))
     if state == "skipped":
         # NOT EXISTS, not "the joined link IS NULL": read in order from the
         # unrouted issues' own index, each checked for a link by one probe.
@@ -411,3 +450,47 @@ def issue_detail(issue_id: int):
         .all()
     )
     return issue, links, timeline
+
+
+# The CSV export's columns: what the list shows, plus the addresses and times.
+EXPORT_COLUMNS = (
+    "crm_issue_id",
+    "reported_at_utc",
+    "category",
+    "crm_status",
+    "integration",
+    "sync_state",
+    "remote_request",
+    "reported_address",
+    "verified_address",
+    "last_synced_at_utc",
+    "last_error",
+    "private",
+)
+
+
+def export_rows(
+    *, state: str | None, integration: str | None, q: str | None = None
+) -> Iterator[tuple]:
+    """Every row of the filtered list, newest first, for the CSV export:
+    streamed in batches (yield_per), so a 100,000-row export holds one batch."""
+    query = _listing(state, integration, q, shown=()).order_by(*_NEWEST_FIRST, SyncLink.id)
+    for issue, link, integ in db.session.execute(query.execution_options(yield_per=1000)):
+        yield (
+            issue.id,
+            _iso(issue.crm_created_at),
+            issue.request_type_title or "",
+            issue.status,
+            integ.name if integ else "",
+            link.state if link else "skipped",
+            (link.remote_display_id or link.remote_id or "") if link else "",
+            issue.address or "",
+            (link.verified_address or "") if link else "",
+            _iso(link.last_synced_at) if link else "",
+            (link.last_error or "") if link else (issue.skip_reason or ""),
+            "yes" if issue.private else "",
+        )
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""

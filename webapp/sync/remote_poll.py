@@ -30,7 +30,7 @@ from ..models import (
     utcnow,
 )
 from ..models import Rule as RuleRow
-from . import crm_identity, cursors, events, lifecycle, messages, vendors
+from . import configure, crm_identity, cursors, events, lifecycle, messages, vendors
 from .push import CLOSED_CRM_STATUSES, crm_shows
 from .rules import Rule, RuleError, evaluate_rules
 
@@ -136,12 +136,18 @@ def load_rules(integration: Integration) -> list[Rule]:
 
 def report_rule_error(ctx: PollContext, error: RuleError, link: SyncLink) -> None:
     """A broken rule is a configuration error: said once a day, not on every poll."""
-    rule = error.rule.describe() if error.rule else "a rule"
-    detail = f"rule {rule}: {error}"
+    text = str(error)
+    if text.startswith("rule "):  # the message names its rule already
+        detail = text
+    else:
+        detail = f"rule {error.rule.describe() if error.rule else '(unknown)'}: {text}"
     if detail in ctx.reported_rule_errors:
         return
     ctx.reported_rule_errors.add(detail)
-    since = utcnow() - timedelta(days=1)
+    # Once a day, and again at once after the configuration changed (an edit
+    # that did not fix the rule must not hide the error for a day).
+    changed = configure.configuration_changed_at([link.integration_id]).get(link.integration_id)
+    since = max(t for t in (utcnow() - timedelta(days=1), changed) if t is not None)
     recent = db.session.execute(
         db.select(Event.id).where(
             Event.kind == "rule_error",

@@ -1,13 +1,28 @@
 """Staff dashboard: sync health, issue lists, the timeline of one issue."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+import csv
+import io
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 from integrations.errors import IntegrationError
 
 from ...auth import current_actor
 from ...auth.roles import staff_required
-from ...models import SyncState
+from ...models import SyncState, utcnow
 from ...sync import dashboard_queries, engine, preflight
+from ..converters import DATABASE_INT_MAX
 
 bp = Blueprint("dashboard", __name__)
 
@@ -24,24 +39,75 @@ def issues():
     """The issue list, paged by where a page ended: ``?after=<issue id>`` (older)
     and ``?before=<issue id>`` (newer). A link stays right as issues arrive;
     an old ``?page=N`` link shows the first page."""
-    state = request.args.get("state") or None
-    integration = request.args.get("integration") or None
-    if state and state not in (*SyncState.ALL, "skipped"):
-        abort(400, f"unknown state {state!r}")
+    state, integration, q = _list_filters()
     pagination = dashboard_queries.issue_page(
         state=state,
         integration=integration,
-        after=request.args.get("after", type=int),
-        before=request.args.get("before", type=int),
+        q=q,
+        after=_issue_id_arg("after"),
+        before=_issue_id_arg("before"),
     )
     return render_template(
         "dashboard/issues.html",
         pagination=pagination,
         state=state,
         integration=integration,
+        q=q,
         states=(*SyncState.ALL, "skipped"),
         integrations=dashboard_queries.integration_names(),
     )
+
+
+def _issue_id_arg(name: str) -> int | None:
+    """A page anchor (an issue id); a number no issue id can be is a 404, not
+    a database error."""
+    value = request.args.get(name, type=int)
+    if value is not None and not 0 < value <= DATABASE_INT_MAX:
+        abort(404, f"no issue {value}")
+    return value
+
+
+def _list_filters() -> tuple[str | None, str | None, str | None]:
+    state = request.args.get("state") or None
+    integration = request.args.get("integration") or None
+    q = (request.args.get("q") or "").strip() or None
+    if state and state not in (*SyncState.ALL, "skipped"):
+        abort(400, f"unknown state {state!r}")
+    return state, integration, q
+
+
+@bp.get("/issues.csv")
+def issues_csv():
+    """The filtered list as CSV (every matching row, not one page), streamed."""
+    state, integration, q = _list_filters()
+    rows = dashboard_queries.export_rows(state=state, integration=integration, q=q)
+
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(dashboard_queries.EXPORT_COLUMNS)
+        for count, row in enumerate(rows, 1):
+            writer.writerow([_csv_cell(value) for value in row])
+            if count % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    return Response(
+        stream_with_context(lines()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="crosswalk-issues-{stamp}.csv"'},
+    )
+
+
+def _csv_cell(value: object) -> object:
+    """Text that a spreadsheet would run as a formula (residents write the
+    descriptions and addresses) is prefixed with an apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 @bp.get("/issues/<int:issue_id>")
