@@ -15,6 +15,7 @@ import shlex
 import socket
 import threading
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ DEMO_CONFIG = """\
 agency:
   name: City of New Haven
   integration_user: City of New Haven
+  boundary: new_haven_boundary.geojson   # the console's Boundary page draws it
+  time_zone: America/New_York
 crm:
   kind: seeclickfix
   base_url: {scf}
@@ -232,6 +235,8 @@ def _run(
     )
     config_path = Path(app.instance_path) / "demo.yaml"
     config_path.write_text(text)
+    boundary = resources.files("simulators").joinpath("data/new_haven_boundary.geojson")
+    (config_path.parent / "new_haven_boundary.geojson").write_text(boundary.read_text("utf-8"))
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         engine.apply_config(

@@ -66,6 +66,8 @@ def test_demo_moves_issues_to_closed(tmp_path):
         assert "/login" in requests.get(url, timeout=5).url  # nobody signed in: the form
         session = sign_in(url, email, password)
         assert "in-process queue" in session.get(url, timeout=5).text  # the banner
+        # The simulated city's boundary is drawn on the console's Boundary page.
+        assert '<path class="boundary"' in session.get(f"{url}boundary", timeout=5).text
         seen_acknowledged = False
         deadline = time.monotonic() + 50
         while time.monotonic() < deadline:
