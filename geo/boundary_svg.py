@@ -2,9 +2,10 @@
 candidate one: the geometry as read, cutouts outlined, extra parts in another
 colour, and a red marker at the problem's location.
 
-No page uses it yet; a console page will draw the agency's boundary and,
-from the geometry and location a ``BoundaryError`` carries, why a candidate
-was refused. No Flask here: the functions return SVG text.
+The console's Boundary page uses it to show why an uploaded boundary was
+refused, from the geometry and location a ``BoundaryError`` carries
+(``geo.boundary_map`` draws the accepted one with the importer's
+candidates). No Flask here: the functions return SVG text.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Blueprints. Views stay thin (parse, call the engine, render) so that the
-authentication of a later issue can wrap them without reaching inside."""
+"""Blueprints. Views stay thin (parse, call the engine, render); sign-in wraps
+them all from outside (``webapp.auth``: every endpoint not on its public list
+needs a session), so a new view is protected without remembering to be."""
 
 from flask import Flask
 
