@@ -12,6 +12,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
 
+# The largest id an Integer column holds (PostgreSQL ``integer``): a larger
+# number names no row, and sending it makes the database raise.
+DATABASE_INT_MAX = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

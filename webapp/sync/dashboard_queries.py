@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased, load_only, selectinload
 
 from ..extensions import db
 from ..models import (
+    DATABASE_INT_MAX,
     Event,
     Integration,
     Issue,
@@ -248,7 +249,7 @@ def _matches(q: str) -> Any:
     something up, and the default list never pays for it."""
     q = q.strip()[:SEARCH_MAX]
     exact = [SyncLink.remote_id == q, SyncLink.remote_display_id == q]
-    if q.isdecimal() and int(q) <= 2**31 - 1:
+    if q.isdecimal() and int(q) <= DATABASE_INT_MAX:
         exact.append(Issue.id == int(q))
     texts = (
         SyncLink.remote_display_id,

@@ -9,6 +9,7 @@ of the demo has nothing to reach.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,9 +33,15 @@ class Health:
 
 def expected_revision() -> str | None:
     """The newest migration this code ships (Alembic's head)."""
-    directory = current_app.extensions["migrate"].directory
+    return _head_of(str(Path(current_app.extensions["migrate"].directory)))
+
+
+@functools.cache
+def _head_of(directory: str) -> str | None:
+    """Read once per process: the migration files do not change under a
+    running app, and /healthz is polled every few seconds."""
     config = Config()
-    config.set_main_option("script_location", str(Path(directory)))
+    config.set_main_option("script_location", directory)
     return ScriptDirectory.from_config(config).get_current_head()
 
 

@@ -265,21 +265,14 @@ def _link_created(
 ) -> SyncLink:
     """Store the new CRM issue and link it to the remote request (committed)."""
     upsert_issue(issue, source="import", route=False)  # linked here, to this request
-    now = utcnow()
-    link = lifecycle.open_link(
+    link = lifecycle.open_imported_link(
         db.session.get(Issue, issue.id),
         category,
-        event="imported",
         detail=f"from {integration.name} request {record.display_id or record.remote_id}",
-        origin="remote",
         remote_id=record.remote_id,
         remote_display_id=record.display_id,
         remote_status=record.status,
         remote_fields=dict(record.fields),
-        # The remote request exists already: the create leg is done.
-        remote_create_intended_at=now,
-        remote_created_at=now,
-        address_source="reported",
     )
     link.issue.skip_reason = None  # a poll that read it meanwhile left it to us
     _note_private(category, issue)

@@ -387,19 +387,12 @@ def _link_import(row: Issue, imported: ImportedRequest) -> SyncLink | None:
     if refusal is not None:
         _skip(row, refusal[0], level=refusal[1])
         return None
-    now = utcnow()
-    link = lifecycle.open_link(
+    link = lifecycle.open_imported_link(
         row,
         category,
-        event="imported",
         detail=f"from {request} ({ADOPTABLE_IMPORTS[imported.outcome]}): linked now",
-        origin="remote",
         remote_id=imported.remote_id,
         remote_display_id=imported.remote_display_id,
-        # The remote request exists already: the create leg is done.
-        remote_create_intended_at=now,
-        remote_created_at=now,
-        address_source="reported",
     )
     imported.outcome, imported.reason, imported.issue_id = "imported", None, row.id
     row.skip_reason = None

@@ -64,6 +64,8 @@ class Board:
 def job_board() -> Board:
     queue = current_app.task_queue
     runs = {r.key: r for r in db.session.execute(db.select(PeriodicRun)).scalars()}
+    periodic = schedule.periodic_tasks()
+    last_runs = task_jobs([task.key for task in periodic])
     tasks = [
         TaskRow(
             task.key,
@@ -71,9 +73,9 @@ def job_board() -> Board:
             task.interval,
             runs[task.key].next_run_at if task.key in runs else None,
             runs[task.key].last_queued_at if task.key in runs else None,
-            task_job(task.key),
+            last_run,
         )
-        for task in schedule.periodic_tasks()
+        for task, last_run in zip(periodic, last_runs, strict=True)
     ]
     queued, running, scheduled, failed = [], [], [], []
     for rq_queue in queue.all_queues:
@@ -84,11 +86,12 @@ def job_board() -> Board:
     return Board(tasks, queued[:LIMIT], running[:LIMIT], scheduled[:LIMIT], failed[:LIMIT])
 
 
-def task_job(key: str) -> JobRow | None:
-    """The state of the periodic task's job (``task-<key>``), if RQ has it."""
-    job_id = schedule.TASK_JOB.job_id(key)
-    job = Job.fetch_many([job_id], connection=current_app.task_queue.connection)[0]
-    return _row(job, job.origin) if job is not None else None
+def task_jobs(keys: list[str]) -> list[JobRow | None]:
+    """The state of each periodic task's job (``task-<key>``) where RQ still
+    has it, read in one round trip."""
+    job_ids = [schedule.TASK_JOB.job_id(key) for key in keys]
+    jobs = Job.fetch_many(job_ids, connection=current_app.task_queue.connection)
+    return [_row(job, job.origin) if job is not None else None for job in jobs]
 
 
 def _rows(registry, queue_name: str, *, newest_first: bool = False) -> list[JobRow]:

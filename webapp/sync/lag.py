@@ -50,9 +50,9 @@ class IntegrationLag:
 def window(days: int = WINDOW_DAYS, now: datetime | None = None) -> tuple[datetime, list[date]]:
     """The window's first instant (midnight UTC, ``days`` days ago, today included)
     and its days, oldest first."""
-    today = (now or utcnow()).date()
-    first = today - timedelta(days=days - 1)
-    since = datetime(first.year, first.month, first.day, tzinfo=(now or utcnow()).tzinfo)
+    now = now or utcnow()
+    first = now.date() - timedelta(days=days - 1)
+    since = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
     return since, [first + timedelta(days=i) for i in range(days)]
 
 

@@ -104,6 +104,34 @@ def open_link(
     return link
 
 
+def open_imported_link(
+    issue: Issue,
+    category: CategoryRef,
+    *,
+    detail: str,
+    remote_id: str,
+    remote_display_id: str | None,
+    **fields,
+) -> SyncLink:
+    """A link for an issue the importer created from a remote request: the
+    remote request exists already, so its create leg is done, and the address
+    is the one the request carried (never geocoded again)."""
+    now = utcnow()
+    return open_link(
+        issue,
+        category,
+        event="imported",
+        detail=detail,
+        origin="remote",
+        remote_id=remote_id,
+        remote_display_id=remote_display_id,
+        remote_create_intended_at=now,
+        remote_created_at=now,
+        address_source="reported",
+        **fields,
+    )
+
+
 def open_link_now(
     issue_id: int,
     category: CategoryRef,

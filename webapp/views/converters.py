@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from werkzeug.routing import IntegerConverter
 
-DATABASE_INT_MAX = 2**31 - 1
+from ..models import DATABASE_INT_MAX
 
 
 class DatabaseIdConverter(IntegerConverter):

@@ -11,6 +11,8 @@ from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from ..auth.login import wants_json
+
 _NO_TABLES = "The database does not have the Crosswalk tables yet, or they are out of date."
 _UNREACHABLE = "The database server could not be reached, or refused the connection."
 
@@ -39,10 +41,7 @@ _TITLES = {
 
 
 def _wants_json() -> bool:
-    if request.path.startswith(_API_PREFIXES):
-        return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json"
+    return request.path.startswith(_API_PREFIXES) or wants_json()
 
 
 def _page(status: int, message: str):

@@ -83,10 +83,14 @@ def run_now(key: str):
 @bp.get("/boundary")
 def boundary():
     """The agency boundary to scale, with the importer's candidates as dots."""
+    return _boundary_page()
+
+
+def _boundary_page(**upload):
+    """The boundary page: the current map, and an upload's result if any."""
     found = engine.boundary_map()
-    return render_template(
-        "console/boundary.html", map=found, svg=Markup(found.svg) if found.svg else None
-    )
+    svg = Markup(found.svg) if found.svg else None
+    return render_template("console/boundary.html", map=found, svg=svg, **upload)
 
 
 @bp.post("/boundary/check")
@@ -105,15 +109,12 @@ def boundary_check():
     except UnicodeDecodeError:
         return _boundary_refused("the file is not UTF-8 text (GeoJSON is)")
     checked = engine.check_boundary_upload(text)
-    found = engine.boundary_map()
-    return render_template(
-        "console/boundary.html",
-        map=found,
-        svg=Markup(found.svg) if found.svg else None,
+    page = _boundary_page(
         upload=checked,
         upload_svg=Markup(checked.svg) if checked.svg else None,
         filename=upload.filename,
-    ), (200 if checked.accepted else 422)
+    )
+    return page, (200 if checked.accepted else 422)
 
 
 def _boundary_refused(message: str):
@@ -128,9 +129,7 @@ def boundary_replace():
     text = request.form.get("geojson", "")
     try:
         path = engine.replace_boundary(text, current_actor())
-    except BoundaryError as exc:
-        return _boundary_refused(str(exc))
-    except BoundaryNotConfigured as exc:
+    except (BoundaryError, BoundaryNotConfigured) as exc:
         return _boundary_refused(str(exc))
     except OSError as exc:
         return _boundary_refused(f"could not write the boundary file: {exc.strerror}")

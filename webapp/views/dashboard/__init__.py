@@ -20,9 +20,8 @@ from integrations.errors import IntegrationError
 
 from ...auth import current_actor
 from ...auth.roles import staff_required
-from ...models import SyncState, utcnow
+from ...models import DATABASE_INT_MAX, SyncState, utcnow
 from ...sync import dashboard_queries, engine, preflight
-from ..converters import DATABASE_INT_MAX
 
 bp = Blueprint("dashboard", __name__)
 
