@@ -48,6 +48,8 @@ def test_overview_issues_and_an_issue_fit_a_phone(live, phone, sim):
         (f"/issues/{issue_id}", "issue-phone"),
         ("/jobs", "jobs-phone"),
         ("/lag", "lag-phone"),
+        ("/boundary", "boundary-phone"),
+        ("/check", "check-phone"),
     ):
         phone.goto(live.at(path))
         screenshot(phone, name)
