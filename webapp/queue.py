@@ -15,6 +15,8 @@ so the same work is never queued twice.
 from __future__ import annotations
 
 import logging
+import math
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -23,7 +25,7 @@ import fakeredis
 import redis
 from flask import Flask
 from rq import Queue, SimpleWorker
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
 if TYPE_CHECKING:
@@ -37,6 +39,9 @@ ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DE
 # Seconds between the heartbeats a worker sends for the job it runs (RQ's
 # default is 30); three missed mean the worker is dead.
 JOB_MONITORING_INTERVAL = 10
+# How often a process lists its queues in Redis's set of queues (see
+# TaskQueue._enqueue_unique); RQ's CLI and dashboards find queues there.
+QUEUE_RELIST_SECONDS = 60.0
 
 
 class TaskQueue:
@@ -56,6 +61,7 @@ class TaskQueue:
             "periodic": Queue(f"{name}-periodic", connection=connection),
             "default": Queue(name, connection=connection),
         }
+        self._listed_at: dict[str, float] = {}  # queue name → when its SADD was sent
 
     @property
     def queue(self) -> Queue:
@@ -94,6 +100,23 @@ class TaskQueue:
         ``started_is_stale``: a started job of the same id does not count (the
         dispatcher knows from a link's free lease that no job works on it)."""
         job_id = kind.job_id(*args)
+        queue = self.queues[kind.queue]
+        options: dict[str, Any] = {
+            "job_timeout": kind.timeout,
+            "result_ttl": 3600,
+            "failure_ttl": 7 * 86400,
+            "description": kind.describe(*args),
+        }
+        if at is None:
+            try:
+                # The usual case — no job of this id yet (a new issue's push) —
+                # in one atomic step: RQ's Lua script saves and queues the job
+                # only if its id is free, so no read comes first. (RQ's
+                # enqueue_at ignores ``unique``: a scheduled job reads first.)
+                job = self._enqueue_unique(queue, job_id, kind, args, options)
+                return job, True
+            except DuplicateJobError:
+                pass  # a job of this id exists: waiting, running, or done
         existing = self._fetch(job_id)  # one read answers both questions below
         if existing is not None and _active(existing, started_is_stale):
             return existing, False
@@ -102,17 +125,46 @@ class TaskQueue:
             # ten-minute maintenance, and would then mark a job of the same id
             # failed): the work goes on under an id of its own.
             job_id = f"{job_id}-r{uuid.uuid4().hex[:8]}"
-        options: dict[str, Any] = {
-            "job_id": job_id,
-            "job_timeout": kind.timeout,
-            "result_ttl": 3600,
-            "failure_ttl": 7 * 86400,
-            "description": kind.describe(*args),
-        }
-        queue = self.queues[kind.queue]
+        return self._enqueue_as(queue, job_id, kind, args, at, options), True
+
+    def _enqueue_unique(
+        self, queue: Queue, job_id: str, kind: JobKind, args: tuple, options: dict[str, Any]
+    ) -> Job:
+        """RQ's unique enqueue, without a round trip per job to list the queue
+        among Redis's queues (RQ adds it to ``rq:queues`` on every enqueue).
+
+        RQ puts that ``SADD`` on the pipeline it is given, and runs its unique
+        enqueue script on the connection whatever the pipeline: so the
+        pipeline is sent only when the queue was last listed a minute ago or
+        more (which also lists it again after a Redis flush), and dropped
+        otherwise."""
+        with self.connection.pipeline() as registration:
+            job = self._enqueue_as(
+                queue, job_id, kind, args, None, {**options, "pipeline": registration}, unique=True
+            )
+            now = time.monotonic()
+            if now - self._listed_at.get(queue.name, -math.inf) >= QUEUE_RELIST_SECONDS:
+                registration.execute()
+                self._listed_at[queue.name] = now
+        return job
+
+    @staticmethod
+    def _enqueue_as(
+        queue: Queue,
+        job_id: str,
+        kind: JobKind,
+        args: tuple,
+        at: Any,
+        options: dict[str, Any],
+        *,
+        unique: bool = False,
+    ) -> Job:
+        """Queue (or schedule, ``at``) the job as ``job_id``; ``unique``: raise
+        DuplicateJobError instead of replacing a job of that id."""
+        options = {**options, "job_id": job_id}
         if at is not None:
-            return queue.enqueue_at(at, JOB_FUNCTION, kind.name, *args, **options), True
-        return queue.enqueue(JOB_FUNCTION, kind.name, *args, **options), True
+            return queue.enqueue_at(at, JOB_FUNCTION, kind.name, *args, **options)
+        return queue.enqueue(JOB_FUNCTION, kind.name, *args, unique=unique, **options)
 
     def depth(self) -> int:
         return sum(q.count for q in self.all_queues)

@@ -57,6 +57,35 @@ def test_the_same_work_is_queued_once_on_its_kinds_queue(app):
     queues = app.task_queue.queues
     assert queues["default"].job_ids == ["push-12", "push-13"]
     assert queues["periodic"].job_ids == ["task-sweep"]
+    # Listed among Redis's queues, where RQ's tools look (once a minute, not per job).
+    listed = {q.name for q in type(queues["default"]).all(connection=app.task_queue.connection)}
+    assert listed == {queues["default"].name, queues["periodic"].name}
+
+
+def test_a_job_done_before_does_not_stop_the_same_work_being_queued_again(app):
+    """The first enqueue of an id is RQ's atomic unique enqueue; an id whose
+    job is done (RQ keeps it an hour) is queued again, once."""
+    from rq.job import JobStatus
+
+    jobs.enqueue(push_job.PUSH_JOB, 12)
+    queue = app.task_queue.queues["default"]
+    job = Job.fetch("push-12", connection=app.task_queue.connection)
+    queue.remove(job)
+    job.set_status(JobStatus.FINISHED)
+    assert queue.job_ids == []
+    assert jobs.enqueue(push_job.PUSH_JOB, 12) == ("push-12", True)
+    assert jobs.enqueue(push_job.PUSH_JOB, 12) == ("push-12", False)
+    assert queue.job_ids == ["push-12"]
+
+
+def test_work_scheduled_for_later_is_not_doubled_by_a_second_request(app):
+    from datetime import UTC, datetime, timedelta
+
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert jobs.enqueue(schedule.TASK_JOB, "sweep", at=later) == ("task-sweep", True)
+    assert jobs.enqueue(schedule.TASK_JOB, "sweep", at=later) == ("task-sweep", False)
+    assert jobs.enqueue(schedule.TASK_JOB, "sweep") == ("task-sweep", False)  # still waiting
+    assert app.task_queue.scheduled_count() == 1
 
 
 def test_a_finished_job_no_longer_absorbs_the_next_request(app):

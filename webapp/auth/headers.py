@@ -35,12 +35,21 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
-def content_security_policy(nonce: str | None = None) -> str:
-    policy = dict(POLICY)
-    if nonce:
-        for directive in ("script-src", "style-src"):
-            policy[directive] = f"{policy[directive]} 'nonce-{nonce}'"
+def _rendered(policy: dict[str, str]) -> str:
     return "; ".join(f"{name} {value}" for name, value in policy.items())
+
+
+# Every response without a nonce carries the same policy: rendered once.
+_PLAIN_POLICY = _rendered(POLICY)
+
+
+def content_security_policy(nonce: str | None = None) -> str:
+    if not nonce:
+        return _PLAIN_POLICY
+    policy = dict(POLICY)
+    for directive in ("script-src", "style-src"):
+        policy[directive] = f"{policy[directive]} 'nonce-{nonce}'"
+    return _rendered(policy)
 
 
 def _set_headers(response: Response) -> Response:

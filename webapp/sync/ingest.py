@@ -136,7 +136,8 @@ def _fit_text(
         misfits.append(
             Misfit(name, "contains NUL characters, which the database cannot store", "removed")
         )
-    if _SURROGATE.search(value):
+    # ASCII text (most of it) holds no surrogate: skip the regex scan.
+    if not value.isascii() and _SURROGATE.search(value):
         value = _SURROGATE.sub("\ufffd", value)
         misfits.append(
             Misfit(
