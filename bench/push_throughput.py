@@ -64,6 +64,7 @@ from bench.services import (  # noqa: E402
     cpu_split,
     crosswalk_env,
     machine,
+    machine_busy,
     run_crosswalk,
     scratch_database,
 )
@@ -226,6 +227,8 @@ class RunResult:
     calls: dict[str, int]
     latency_ms: float
     system_seconds: float = 0.0  # of cpu_seconds, in the kernel (sockets: HTTP, SQL, Redis)
+    simulator_seconds: float = 0.0  # CPU of this process: the simulators (and the bench's poll)
+    machine_busy: float = 0.0  # share of all the machine's cores busy during the run
     failed: int = 0
     unfinished: int = 0
     notes: list[str] = field(default_factory=list)
@@ -245,6 +248,10 @@ class RunResult:
     @property
     def system_ms_per_push(self) -> float:
         return 1000 * self.system_seconds / self.pushes if self.pushes else 0.0
+
+    @property
+    def simulator_ms_per_push(self) -> float:
+        return 1000 * self.simulator_seconds / self.pushes if self.pushes else 0.0
 
     @property
     def bound(self) -> float:
@@ -315,6 +322,7 @@ def run_once(
             log.clear()
         with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as conn:
             cpu_before = cpu_split(workers.pids)
+            own_before, busy_before = time.process_time(), machine_busy()
             started = time.monotonic()
             with app.app_context():
                 for link_id in link_ids:
@@ -328,6 +336,8 @@ def run_once(
                 time.sleep(0.05)
             seconds = time.monotonic() - started
             cpu_after = cpu_split(workers.pids)
+            own_seconds = time.process_time() - own_before
+            busy_after = machine_busy()
             user, system = (
                 after - before for after, before in zip(cpu_after, cpu_before, strict=True)
             )
@@ -338,6 +348,8 @@ def run_once(
             seconds=seconds,
             cpu_seconds=user + system,
             system_seconds=system,
+            simulator_seconds=own_seconds,
+            machine_busy=_busy_share(busy_before, busy_after),
             calls=calls,
             latency_ms=args.latency_ms,
             failed=failed,
@@ -346,6 +358,11 @@ def run_once(
     finally:
         workers.stop()
         connection.close()
+
+
+def _busy_share(before: tuple[float, float], after: tuple[float, float]) -> float:
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return busy / total if total > 0 else 0.0
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -360,17 +377,23 @@ def print_results(results: list[RunResult], args: argparse.Namespace, started: s
     )
     print(f"machine: {started}")
     print("PostgreSQL + Redis on loopback; simulators in the bench process")
+    print(
+        "CPU ms/push: the workers' (kernel: of it, in the kernel); sims ms/push: the bench "
+        "process's (the simulators); machine busy: of all the machine's cores, during the run"
+    )
     print()
     header = (
         f"{'workers':>7} {'pushes/s':>9} {'calls/push':>11} {'CPU ms/push':>12} "
-        f"{'(kernel)':>9} {'bound/s':>8} {'achieved/bound':>15}   calls by system"
+        f"{'(kernel)':>9} {'sims ms/push':>13} {'machine busy':>13} "
+        f"{'bound/s':>8} {'achieved/bound':>15}   calls by system"
     )
     print(header)
     for r in results:
         by_system = ", ".join(f"{k} {v / r.pushes:.2f}" for k, v in r.calls.items() if r.pushes)
         print(
             f"{r.workers:>7} {r.rate:>9.1f} {r.calls_per_push:>11.2f} {r.cpu_ms_per_push:>12.1f} "
-            f"{r.system_ms_per_push:>9.1f} {r.bound:>8.1f} {r.share:>15.2f}   {by_system}"
+            f"{r.system_ms_per_push:>9.1f} {r.simulator_ms_per_push:>13.1f} "
+            f"{r.machine_busy:>12.0%} {r.bound:>8.1f} {r.share:>15.2f}   {by_system}"
         )
         if r.failed or r.unfinished:
             print(f"        ({r.failed} failed, {r.unfinished} not finished within the bound)")

@@ -142,6 +142,15 @@ def cpu_split(pids: list[int]) -> tuple[float, float]:
     return user / CLOCK_TICKS, system / CLOCK_TICKS
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (``/proc/stat``):
+    two readings give the share of the machine's cores that were busy."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is counted in user already
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
 def machine() -> str:
     """One line on the machine the figures come from."""
     model = ""

@@ -4,12 +4,15 @@ the remote close when staff close the CRM issue (close_remote_on_crm_close)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from geo.geocode import GeocodeError, cache_key
 from integrations.base import NoteOut
 from integrations.errors import PermanentError, TransientError
 from tests.engine.conftest import load_agency
+from tests.fakes import FakeConnector
 from tests.support import event_kinds, fresh_link
 from webapp.extensions import db
 from webapp.models import Comment, Event, GeocodeCache, SyncLink, SyncState
@@ -210,6 +213,45 @@ def test_a_geocoder_failure_falls_back_to_the_reported_address(app, crm, remote,
     assert (request.verified_address, request.address_parts) == (None, {})
     assert remote.records[row.remote_id]["Address"] == "165 Church St, New Haven"
     assert row.state == SyncState.ACKNOWLEDGED
+
+
+def test_the_lookup_by_external_id_runs_beside_the_geocode(app, crm, remote, geocoder):
+    """Neither needs the other's answer: the geocode waits (up to 5 s) until the
+    lookup has been made, which only a lookup running beside it can do."""
+    looked_up = threading.Event()
+    find, reverse = FakeConnector.find_by_external_id, geocoder.reverse
+
+    def find_and_signal(self, crm_issue_id):
+        found = find(self, crm_issue_id)
+        looked_up.set()
+        return found
+
+    def reverse_after_the_lookup(lat, lng):
+        assert looked_up.wait(5), "the lookup by external id waited for the geocode"
+        return reverse(lat, lng)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FakeConnector, "find_by_external_id", find_and_signal)
+        patch.setattr(geocoder, "reverse", reverse_after_the_lookup)
+        _, link_id = routed(crm)
+        push.push_link(link_id)
+
+    row = fresh_link(link_id)
+    assert (row.state, row.address_source) == (SyncState.ACKNOWLEDGED, "arcgis")
+    assert remote.count("find_by_external_id") == remote.count("create_request") == 1
+
+
+def test_a_failed_lookup_beside_the_geocode_fails_the_push_and_creates_nothing(
+    app, crm, remote, geocoder
+):
+    _, link_id = routed(crm)
+    remote.fail("find_by_external_id", TransientError("EAM: HTTP 503"))
+
+    with pytest.raises(TransientError, match="HTTP 503"):
+        push.push_link(link_id)
+
+    assert geocoder.count("reverse") == 1
+    assert remote.count("create_request") == 0
 
 
 def test_with_the_geocode_switch_off_the_geocoder_is_never_asked(app, crm, remote, geocoder):

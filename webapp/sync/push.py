@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -61,6 +61,7 @@ class PushContext:
         self.settings: IntegrationSettings = vendors.settings_of(link.integration)
         self._agency: Agency | None = None
         self._connector: Connector | None = None
+        self._lookup_connector: Connector | None = None
         self._crm: SeeClickFixClient | None = None
         self._geocoder: object = self._UNSET
         self._request_type: object = self._UNSET
@@ -84,6 +85,16 @@ class PushContext:
         if self._connector is None:
             self._connector = vendors.connector(self.integration, self.settings)
         return self._connector
+
+    @property
+    def lookup_connector(self) -> Connector:
+        """A second connector of the integration, with an HTTP session of its
+        own: for a read made in another thread while ``connector`` is busy."""
+        if self._lookup_connector is None:
+            self._lookup_connector = vendors.connector(
+                self.integration, self.settings, lane="lookup"
+            )
+        return self._lookup_connector
 
     @property
     def crm(self) -> SeeClickFixClient:
@@ -135,9 +146,9 @@ def create_remote(ctx: PushContext) -> None:
             raise CreateSettling(link.remote_create_intended_at + settle)
     # The address is committed with what follows (the intent to create, or the
     # adopted request): a push that dies before only geocodes again.
-    with _requester_looked_up_meanwhile(ctx):
+    with _looked_up_meanwhile(ctx) as existing:
         addresses.verify_address(link, issue, ctx.geocoder, enabled=ctx.settings.geocode)
-    record = ctx.connector.find_by_external_id(issue.id)
+    record = existing()
     if record is not None:
         ctx.record(
             "remote_adopted",
@@ -167,13 +178,20 @@ def create_remote(ctx: PushContext) -> None:
 
 
 @contextlib.contextmanager
-def _requester_looked_up_meanwhile(ctx: PushContext) -> Iterator[None]:
-    """While the block geocodes, the connector looks the requester up in a
-    thread of its own (two reads that do not depend on each other, on two
-    HTTP sessions: one vendor call's wait less per push). Only a head start:
-    the connector remembers what it found and the create looks it up itself
-    if it did not (a lookup that failed here is simply done again there).
-    The thread is joined before the block's caller uses the connector again."""
+def _looked_up_meanwhile(ctx: PushContext) -> Iterator[Callable[[], RemoteRecord | None]]:
+    """While the block geocodes, the two reads of the create leg that need
+    nothing the geocode answers run beside it, each in a thread and on an
+    HTTP session of its own: the request by our external id (on a second
+    connector of the integration, kept per worker like the first) and the
+    requester by email (on the connector; only a head start: the connector
+    remembers what it found, and the create looks it up itself if it did not
+    — a lookup that failed here is simply done again there). Three vendor
+    calls, one wait: two calls' waits less per push.
+
+    Yields what answers the lookup by external id, once the block is over:
+    both threads are joined by then, before the caller uses the connector
+    again, and a lookup that failed raises its error there. Without a
+    geocode to wait for, the lookup is simply made then."""
     link, issue = ctx.link, ctx.issue
     geocodes = (
         link.address_source is None
@@ -181,22 +199,17 @@ def _requester_looked_up_meanwhile(ctx: PushContext) -> Iterator[None]:
         and issue.lat is not None
         and issue.lng is not None
     )
-    thread = None
-    if geocodes:
-        requester = outbound.requester_of(issue, ctx.settings, ctx.request_type)
-        if ctx.connector.looks_up_requester(requester):
-            thread = threading.Thread(
-                target=_find_requester,
-                args=(ctx.connector, requester),
-                name=f"requester-{link.id}",
-                daemon=True,
-            )
-            thread.start()
-    try:
-        yield
-    finally:
-        if thread is not None:
-            thread.join()
+    if not geocodes:
+        yield lambda: ctx.connector.find_by_external_id(issue.id)
+        return
+    requester = outbound.requester_of(issue, ctx.settings, ctx.request_type)
+    looks_up_requester = ctx.connector.looks_up_requester(requester)
+    lookup = ctx.lookup_connector
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"push-{link.id}") as lanes:
+        existing = lanes.submit(lookup.find_by_external_id, issue.id)
+        if looks_up_requester:
+            lanes.submit(_find_requester, ctx.connector, requester)
+        yield existing.result
 
 
 def _find_requester(connector: Connector, requester: Requester) -> None:

@@ -184,14 +184,20 @@ def uploads_photos(integration: Integration) -> bool:
     return connector_class(integration.kind).uploads_photos
 
 
-def connector(integration: Integration, settings: IntegrationSettings | None = None) -> Connector:
+def connector(
+    integration: Integration, settings: IntegrationSettings | None = None, *, lane: str = ""
+) -> Connector:
     """The integration's connector, reused while its kind, settings and secrets
-    are unchanged. Shared: callers do not close it (a replaced one is closed)."""
+    are unchanged. Shared: callers do not close it (a replaced one is closed).
+
+    ``lane`` names another connector of the same integration, kept beside the
+    first: its own HTTP session, for a call made in a second thread while the
+    first connector is in use (a ``requests.Session`` is not to be shared)."""
     cls = connector_class(integration.kind)
     settings = settings or settings_of(integration)
     dumped = settings.model_dump(mode="json")
     return _reuse(
-        f"connector:{integration.id}",
+        f"connector:{integration.id}:{lane}" if lane else f"connector:{integration.id}",
         (cls, *_identity(dumped)),
         lambda: cls(settings, environ=_environ()),
         Connector.close,
