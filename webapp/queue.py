@@ -103,7 +103,7 @@ class TaskQueue:
         queue = self.queues[kind.queue]
         options: dict[str, Any] = {
             "job_timeout": kind.timeout,
-            "result_ttl": 3600,
+            "result_ttl": kind.result_ttl,
             "failure_ttl": 7 * 86400,
             "description": kind.describe(*args),
         }

@@ -178,6 +178,12 @@ def test_a_push_that_fails_once_is_retried_and_acknowledged(app, crm, remote):
     assert link.attempts == 1
     assert remote.count("create_request") == 2
     assert timeline(link_id) == ["push_retry", "acknowledged"]
+    # What the push did is in the database: RQ keeps neither job, so the next
+    # push of the link is queued without a read.
+    connection = app.task_queue.connection
+    assert Job.fetch_many([f"push-{link_id}"], connection=connection) == [None]
+    assert not any(key.startswith(b"rq:job:push-") for key in connection.keys("rq:job:*"))
+    assert jobs.enqueue(push_job.PUSH_JOB, link_id) == (f"push-{link_id}", True)
 
 
 def test_a_push_that_fails_every_attempt_ends_failed_with_the_reason(app, crm, remote):

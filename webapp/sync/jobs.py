@@ -38,6 +38,10 @@ class JobKind:
     description: str
     queue: str = DEFAULT
     timeout: int = 600
+    # Seconds RQ keeps a finished job and what it returned (the jobs page shows
+    # a periodic run's summary); 0: deleted when it finishes, which saves the
+    # worker a result write per job and the next enqueue of the id a read.
+    result_ttl: int = 3600
 
     def job_id(self, *args: Any) -> str:
         return self.id_format.format(*args)

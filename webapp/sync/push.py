@@ -174,7 +174,10 @@ def create_remote(ctx: PushContext) -> None:
             f"(id {record.remote_id})".replace("  ", " "),
         )
     _store_remote(link, record)
-    db.session.commit()
+    # Not committed here: the acknowledge leg's intent, next, commits it — one
+    # commit fewer per push. Nothing calls a vendor in between without
+    # committing first (``link_back``), and a push that dies before that
+    # commit leaves the create in doubt: looked up and adopted, never sent twice.
 
 
 @contextlib.contextmanager
@@ -280,6 +283,7 @@ def link_back(ctx: PushContext) -> None:
     each other. The importer writes it; if that failed, the push writes it
     again (an idempotent update) before acknowledging."""
     if ctx.link.origin == "remote" and ctx.link.remote_id is not None:
+        db.session.commit()  # what is pending is written before the vendor call
         ctx.connector.set_external_id(ctx.link.remote_id, ctx.issue.id)
 
 

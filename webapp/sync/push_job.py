@@ -209,7 +209,9 @@ def _succeeded(link: SyncLink, owner: str) -> None:
 
 
 # Run every leg a link owes, under its lease.
-PUSH_JOB = jobs.JobKind("push", run_push, "push-{0}", "push sync link {0}")
+# What a push did is in the database (the link's state, its timeline), so RQ
+# keeps no result of it.
+PUSH_JOB = jobs.JobKind("push", run_push, "push-{0}", "push sync link {0}", result_ttl=0)
 # A retry due at once, queued by the failed attempt itself (a distinct id: the
 # failed attempt's own job is still running when it queues its retry).
 PUSH_RETRY_JOB = jobs.JobKind(
@@ -217,6 +219,7 @@ PUSH_RETRY_JOB = jobs.JobKind(
     lambda link_id, token: run_push(link_id),
     "push-{0}-retry-{1}",
     "retry the push of sync link {0}",
+    result_ttl=0,
 )
 
 
