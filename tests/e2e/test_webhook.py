@@ -38,17 +38,34 @@ def row_counts(app) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.both_databases  # PostgreSQL writes a new issue, link and events in one statement
 def test_signed_webhook_is_stored_then_pushed(app, client, sim):
     issue = sim.scf_issue(sim.create_issue()["id"])
     response = post(client, {"event": "issue.created", "issue": issue})
     assert response.status_code == 202
     assert response.get_json()["issue_id"] == issue["id"]
     with app.app_context():
-        assert db.session.get(Issue, issue["id"]) is not None
+        stored = db.session.get(Issue, issue["id"])
+        assert (stored.status, stored.summary, stored.address) == (
+            issue["status"],
+            issue["summary"],
+            issue["address"],
+        )
+        assert stored.first_seen_at is not None and stored.private is False
+        link = db.session.execute(db.select(SyncLink)).scalar_one()
+        assert (link.issue_id, link.state, link.origin) == (issue["id"], "pending", "crm")
+        assert (link.attempts, link.failures_in_row) == (0, 0)
+        assert link.category.integration_id == link.integration_id
+        assert link.due_at is not None and link.created_at is not None
+        of_issue = db.select(Event.kind, Event.integration_id).where(Event.issue_id == issue["id"])
+        timeline = db.session.execute(of_issue.order_by(Event.id)).all()
+        assert timeline == [("received", None), ("routed", link.integration_id)]
         assert app.task_queue.depth() == 1
         # A second delivery of the same event does not queue a second push.
         assert post(client, {"event": "issue.updated", "issue": issue}).status_code == 202
         assert app.task_queue.depth() == 1
+        assert db.session.execute(db.select(db.func.count()).select_from(SyncLink)).scalar() == 1
+        assert db.session.execute(of_issue.order_by(Event.id)).all() == timeline
         run_jobs(app)
         link = db.session.execute(db.select(SyncLink)).scalar_one()
         assert link.state == SyncState.ACKNOWLEDGED

@@ -12,8 +12,9 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
@@ -27,6 +28,7 @@ from ..extensions import db
 from ..models import (
     Category,
     Comment,
+    Event,
     ImportedRequest,
     Integration,
     Issue,
@@ -447,24 +449,17 @@ def _owes_push(link: SyncLink, issue: Issue) -> bool:
 def upsert_issue(crm: CrmIssue, *, source: str, route: bool = True) -> IngestResult:
     """Store one CRM issue and its comments; commit; return what to push."""
     crm, misfits = fit_for_storage(crm)
-    row = _insert_new(crm)
-    created = row is not None
-    if created and route and (plain := _plain_route(row, crm, misfits)) is not None:
+    plain = _plain_route(crm, misfits) if route else None
+    if plain is not None:
         # The usual webhook: a new, open, routed issue and nothing more to say.
-        link_id = lifecycle.open_link_now(
-            row.id,
-            plain,
-            detail=f"to {plain.integration_name} as {plain.remote_id}",
-            events_before=[
-                {
-                    "kind": "received",
-                    "detail": f"new issue from the CRM {source}",
-                    "issue_id": row.id,
-                }
-            ],
-        )
-        db.session.commit()
-        return IngestResult(crm.id, True, [link_id])
+        link_id = _insert_new_routed(crm, plain, source)
+        if link_id is not None:
+            db.session.commit()
+            return IngestResult(crm.id, True, [link_id])
+        row = None  # stored before: read and updated below
+    else:
+        row = _insert_new(crm)
+    created = row is not None
     if row is None:
         row = db.session.get(Issue, crm.id)
         if (stored := _believed(row.crm_updated_at)) and crm.updated_at and crm.updated_at < stored:
@@ -496,17 +491,121 @@ def upsert_issue(crm: CrmIssue, *, source: str, route: bool = True) -> IngestRes
     return IngestResult(crm.id, created, to_push)
 
 
-def _plain_route(row: Issue, crm: CrmIssue, misfits: list[Misfit]) -> routing.Route | None:
-    """The route of a new issue that needs nothing but a link and two events
-    (no comments, nothing stored changed, no import marker, open, a request
-    type stored as it is and routed), else None: the general path."""
-    if crm.comments or misfits or crm.notes or row.status not in lifecycle.OPEN_CRM_STATUSES:
+def _plain_route(crm: CrmIssue, misfits: list[Misfit]) -> routing.Route | None:
+    """The route of the issue if, should it be new, it needs nothing but a
+    link and two events (no comments, nothing stored changed, no import
+    marker, open, a request type stored as it is and routed), else None: the
+    general path."""
+    if crm.comments or misfits or crm.notes or crm.status not in lifecycle.OPEN_CRM_STATUSES:
         return None
-    if imported_from(row.description) is not None:
+    if imported_from(crm.description) is not None:
         return None
     if not routing.knows_request_type(crm.request_type_id, crm.request_type_title):
         return None
-    return route(row.request_type_id)
+    return route(crm.request_type_id)
+
+
+def _insert_new_routed(crm: CrmIssue, plain: routing.Route, source: str) -> int | None:
+    """Store a new issue on its plain route — the issue, its pending link, and
+    the events "received" and "routed" — and return the link's id; None when
+    the issue was stored before (nothing is written then).
+
+    On PostgreSQL one statement writes all three (data-modifying CTEs: the
+    link and events are inserted from what the issue's insert returns, so an
+    issue stored before gets neither); elsewhere three, as ``_insert_new``
+    and ``lifecycle.open_link_now`` write them."""
+    received = f"new issue from the CRM {source}"
+    routed = f"to {plain.integration_name} as {plain.remote_id}"
+    statement = _insert_routed_if_new(db.session.get_bind().dialect.name)
+    if statement is None:
+        row = _insert_new(crm)
+        if row is None:
+            return None
+        return lifecycle.open_link_now(
+            row.id,
+            plain,
+            detail=routed,
+            events_before=[{"kind": "received", "detail": received, "issue_id": row.id}],
+        )
+    lifecycle.check_open("routed")
+    now = utcnow()
+    values = {f"issue_{key}": value for key, value in _issue_values(crm, now).items()}
+    values.update(
+        integration_id=plain.integration_id,
+        category_id=plain.id,
+        now=now,
+        received=received,
+        routed=routed,
+    )
+    return db.session.execute(statement, values).scalar()
+
+
+@functools.cache
+def _insert_routed_if_new(dialect: str) -> Executable | None:
+    """PostgreSQL's one statement for ``_insert_new_routed``, built once (the
+    values come as parameters); None for a database without DML in WITH."""
+    if dialect != "postgresql":
+        return None
+    issue, link, event = Issue.__table__, SyncLink.__table__, Event.__table__
+    now = sa.bindparam("now", type_=link.c.created_at.type)
+    integration_id = sa.bindparam("integration_id", type_=link.c.integration_id.type)
+    new_issue = (
+        postgresql_insert(issue)
+        .values({c.name: sa.bindparam(f"issue_{c.key}", type_=c.type) for c in issue.columns})
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(issue.c.id)
+        .cte("new_issue")
+    )
+    given = {
+        "issue_id": new_issue.c.id,
+        "integration_id": integration_id,
+        "category_id": sa.bindparam("category_id", type_=link.c.category_id.type),
+        "state": sa.literal(lifecycle.PENDING, link.c.state.type),
+        "due_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # The model's scalar defaults (origin, attempts, ...) as literals: SQLAlchemy
+    # fills defaults in only for the statement it executes, not one in a WITH.
+    given.update(
+        (c.name, sa.literal(c.default.arg, c.type))
+        for c in link.columns
+        if c.name not in given and c.default is not None and c.default.is_scalar
+    )
+    new_link = (
+        link.insert()
+        .from_select(list(given), sa.select(*given.values()), include_defaults=False)
+        .returning(link.c.id, link.c.issue_id)
+        .cte("new_link")
+    )
+
+    def event_row(position: int, kind: str, integration: sa.ColumnElement) -> sa.Select:
+        return sa.select(
+            new_link.c.issue_id,
+            integration.label("integration_id"),
+            sa.literal(kind, event.c.kind.type).label("kind"),
+            sa.literal("info", event.c.level.type).label("level"),
+            sa.bindparam(kind, type_=event.c.detail.type).label("detail"),
+            now.label("created_at"),
+            sa.literal(position).label("position"),
+        )
+
+    # "received" before "routed" on the timeline (ids follow the ORDER BY).
+    rows = sa.union_all(
+        event_row(0, "received", sa.cast(sa.null(), event.c.integration_id.type)),
+        event_row(1, "routed", integration_id),
+    ).subquery()
+    columns = ["issue_id", "integration_id", "kind", "level", "detail", "created_at"]
+    new_events = (
+        event.insert()
+        .from_select(
+            columns,
+            sa.select(*(rows.c[c] for c in columns)).order_by(rows.c.position),
+            include_defaults=False,
+        )
+        .cte("new_events")
+    )
+    return sa.select(new_link.c.id).add_cte(new_events)
 
 
 def _insert_new(crm: CrmIssue) -> Issue | None:
@@ -520,17 +619,22 @@ def _insert_new(crm: CrmIssue) -> Issue | None:
     statement = _insert_if_new(db.session.get_bind().dialect.name)
     if statement is None:
         return None
-    now = utcnow()
-    row = Issue(id=crm.id, skip_reason=None, first_seen_at=now, updated_at=now)
-    _copy_fields(row, crm)
-    values = {column.key: getattr(row, column.key) for column in Issue.__table__.columns}
+    values = _issue_values(crm, utcnow())
     if db.session.execute(statement, values).first() is None:
         return None  # stored before: read and updated the usual way
+    row = Issue(**values)
     make_transient_to_detached(row)
     db.session.add(row)
     set_committed_value(row, "links", [])
     set_committed_value(row, "comments", [])
     return row
+
+
+def _issue_values(crm: CrmIssue, now: datetime) -> dict[str, Any]:
+    """Every column of a new issue's row, by key, as ``_copy_fields`` sets them."""
+    row = Issue(id=crm.id, skip_reason=None, first_seen_at=now, updated_at=now)
+    _copy_fields(row, crm)
+    return {column.key: getattr(row, column.key) for column in Issue.__table__.columns}
 
 
 # INSERT ... ON CONFLICT, where the database has it (both that Crosswalk runs on).

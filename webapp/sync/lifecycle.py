@@ -143,7 +143,7 @@ def open_link_now(
     """``open_link`` for an issue stored in this transaction, written at once
     without ORM rows (two statements: the link, then its events, after
     ``events_before``); the new link's id. The caller commits."""
-    _check(None, PENDING, event)
+    check_open(event)
     now = utcnow()
     link_id = db.session.execute(
         _INSERT_LINK,
@@ -164,6 +164,12 @@ def open_link_now(
 
 
 _INSERT_LINK = SyncLink.__table__.insert().returning(SyncLink.__table__.c.id)
+
+
+def check_open(event: str = "routed") -> None:
+    """Refuse opening a link recorded as ``event`` unless the lifecycle allows it
+    (for a caller writing the new link's row itself)."""
+    _check(None, PENDING, event)
 
 
 def move(link: SyncLink, to: str, event: str, detail: str, *, level: str = "info") -> None:
