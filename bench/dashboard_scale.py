@@ -58,7 +58,6 @@ from webapp.agency_config import parse_agency_config  # noqa: E402
 from webapp.config import database_url as normalise_url  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Integration, User  # noqa: E402
-from webapp.sync import dashboard_queries  # noqa: E402
 from webapp.sync.configure import apply_config  # noqa: E402
 
 FIRST_ISSUE = 10_000_000
@@ -332,17 +331,6 @@ def time_page(client: Any, clock: StatementClock, name: str, url: str, repeat: i
     return result
 
 
-def overview_counted_each_time(client: Any, clock: StatementClock, repeat: int) -> PageResult:
-    """The overview with its link counts never reused (what a render costs
-    each time the reused reading has run out)."""
-    slow = dashboard_queries.SLOW_COUNT_SECONDS
-    dashboard_queries.SLOW_COUNT_SECONDS = float("inf")
-    try:
-        return time_page(client, clock, "overview, counts taken afresh", "/", repeat)
-    finally:
-        dashboard_queries.SLOW_COUNT_SECONDS = slow
-
-
 def explain(app: Flask, statement: Statement) -> str:
     with app.app_context():
         connection = db.session.connection()
@@ -463,18 +451,10 @@ def main(argv: list[str] | None = None) -> int:
                 results = [
                     time_page(client, clock, name, url, args.repeat) for name, url in pages(marks)
                 ]
-                fresh = overview_counted_each_time(client, clock, args.repeat)
             finally:
                 clock.close()
             problem = walk_is_consistent(app)
             print_results(results, args, counts, info)
-            print(
-                f"  overview with the link counts taken afresh on every render: "
-                f"{fresh.median_ms:.1f} ms median (slowest SQL "
-                f"{1000 * fresh.slowest.seconds if fresh.slowest else 0:.1f} ms); a count over "
-                f"{1000 * dashboard_queries.SLOW_COUNT_SECONDS:g} ms is reused for "
-                f"{dashboard_queries.COUNT_REUSE_SECONDS:g} s, so one render in that time pays it"
-            )
             chosen = results if args.plans else [max(results, key=lambda r: r.median_ms)]
             for result in chosen:
                 if result.slowest is None:

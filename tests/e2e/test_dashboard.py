@@ -43,20 +43,6 @@ def test_overview_list_and_timeline(app, client, sim):
     assert "A crew will inspect this pothole." in detail
 
 
-def test_the_overview_says_when_slow_link_counts_were_taken(app, client, sim, monkeypatch):
-    from webapp.sync import dashboard_queries
-
-    sim.create_issue()
-    with app.app_context():
-        queue_crm_poll()
-        run_jobs(app)
-    assert "Link counts as of" not in client.get("/").get_data(as_text=True)  # quick: live
-    monkeypatch.setattr(dashboard_queries, "SLOW_COUNT_SECONDS", -1.0)  # as at a million links
-    html = client.get("/").get_data(as_text=True)
-    assert "Link counts as of" in html and "recounted every 15 s" in html
-    assert count_of(html, "acknowledged") == 1
-
-
 def test_bad_filters_and_unknown_issue(client):
     assert client.get("/issues?state=bogus").status_code == 400
     assert client.get("/issues/424242").status_code == 404

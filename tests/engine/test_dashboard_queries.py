@@ -78,32 +78,6 @@ def test_the_overview_counts_links_by_state_and_finds_the_oldest_pending(app):
     assert 7100 < found.oldest_pending_seconds < 7300
 
 
-def test_quick_link_counts_are_of_the_moment(app):
-    linked(1, SyncState.PENDING)
-    assert summary().counts == {"pending": 1}
-    linked(2, SyncState.FAILED)
-    assert summary().counts == {"pending": 1, "failed": 1}
-    assert dashboard_queries.overview().counts_as_of is None
-
-
-def test_slow_link_counts_are_reused_for_a_while_and_say_when_they_were_taken(app, monkeypatch):
-    """At a million links the grouped count takes ~90 ms: it is reused for
-    COUNT_REUSE_SECONDS, and the overview says when it was taken."""
-    monkeypatch.setattr(dashboard_queries, "SLOW_COUNT_SECONDS", -1.0)  # every count is slow
-    linked(1, SyncState.PENDING)
-    first = dashboard_queries.overview()
-    assert first.counts_as_of is not None
-    linked(2, SyncState.FAILED)
-    assert summary().counts == {"pending": 1}  # the reading of a moment ago
-    assert dashboard_queries.overview().counts_as_of == first.counts_as_of
-
-    later = dashboard_queries.monotonic() + dashboard_queries.COUNT_REUSE_SECONDS + 1
-    monkeypatch.setattr(dashboard_queries, "monotonic", lambda: later)  # the reading runs out
-    monkeypatch.setattr(dashboard_queries, "SLOW_COUNT_SECONDS", 10.0)  # and counting is quick
-    assert summary().counts == {"pending": 1, "failed": 1}
-    assert dashboard_queries.overview().counts_as_of is None
-
-
 def test_an_integration_without_links_shows_zeroes(app):
     found = summary()
     assert (found.counts, found.total, found.failed) == ({}, 0, 0)

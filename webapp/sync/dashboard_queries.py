@@ -12,9 +12,8 @@ one does, and it offers only pages that exist.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from time import monotonic
 from typing import Any
 
 from flask import current_app
@@ -74,11 +73,9 @@ class Overview:
     queue_depth: int | None
     scheduled: int | None
     queue_error: str | None = None
-    # When the link counts were taken, if they are a reused reading (see link_counts).
-    counts_as_of: datetime | None = None
 
 
-def integration_summaries(counts: LinkCounts | None = None) -> list[IntegrationSummary]:
+def integration_summaries() -> list[IntegrationSummary]:
     """Each integration's health: link counts by state from one grouped query
     over the links (an index-only scan); the oldest pending push, the
     duplicates, the cursors, categories and warnings from one small query
@@ -89,7 +86,12 @@ def integration_summaries(counts: LinkCounts | None = None) -> list[IntegrationS
         .options(selectinload(Integration.categories))
     ).scalars()
     summaries = {row.id: IntegrationSummary(row) for row in integrations}
-    for integration_id, state, count in (counts or link_counts()).rows:
+    counts = db.session.execute(
+        db.select(SyncLink.integration_id, SyncLink.state, func.count()).group_by(
+            SyncLink.integration_id, SyncLink.state
+        )
+    )
+    for integration_id, state, count in counts:
         if integration_id in summaries:
             summaries[integration_id].counts[state] = count
     oldest = db.session.execute(  # ix_sync_link_state_integration: the pending ones only
@@ -137,45 +139,6 @@ def integration_summaries(counts: LinkCounts | None = None) -> list[IntegrationS
         ]
         summary.warnings = warnings.get(row.id, [])
     return list(summaries.values())
-
-
-# The link counts are one grouped scan of every link: under a millisecond for
-# a small agency, ~90 ms at a million links. A count that took longer than
-# SLOW_COUNT_SECONDS is reused for COUNT_REUSE_SECONDS (per process), and the
-# page says when it was taken; a quick one is never reused, so a small
-# agency always sees counts of the moment.
-SLOW_COUNT_SECONDS = 0.04
-COUNT_REUSE_SECONDS = 15.0
-_COUNTS = "crosswalk.link_counts"
-
-
-@dataclass(frozen=True)
-class LinkCounts:
-    rows: list[tuple[int, str, int]]  # (integration id, state, links)
-    taken_at: datetime
-    kept: bool = False  # a slow count's reading, reused for a while
-
-
-def link_counts() -> LinkCounts:
-    """Links by integration and state: counted now, or the reading of a slow
-    count at most ``COUNT_REUSE_SECONDS`` old."""
-    kept: tuple[float, LinkCounts] | None = current_app.extensions.get(_COUNTS)
-    if kept is not None and monotonic() < kept[0]:
-        return kept[1]
-    started = monotonic()
-    rows = db.session.execute(
-        db.select(SyncLink.integration_id, SyncLink.state, func.count()).group_by(
-            SyncLink.integration_id, SyncLink.state
-        )
-    ).all()
-    counts = LinkCounts([tuple(row) for row in rows], utcnow())
-    finished = monotonic()
-    if finished - started <= SLOW_COUNT_SECONDS:
-        current_app.extensions.pop(_COUNTS, None)
-        return counts
-    counts = replace(counts, kept=True)
-    current_app.extensions[_COUNTS] = (finished + COUNT_REUSE_SECONDS, counts)
-    return counts
 
 
 def _cursors(keys: Sequence[str]) -> dict[str, SyncCursor]:
@@ -245,10 +208,8 @@ def overview() -> Overview:
     skipped = db.session.execute(  # through the partial index ix_issue_skipped
         db.select(func.count()).select_from(Issue).where(Issue.skip_reason.is_not(None))
     ).scalar_one()
-    counts = link_counts()
     return Overview(
-        summaries=integration_summaries(counts),
-        counts_as_of=counts.taken_at if counts.kept else None,
+        summaries=integration_summaries(),
         crm_poll=db.session.get(SyncCursor, crm_poll.CURSOR_KEY),
         skipped=skipped,
         queue_mode=queue.mode,

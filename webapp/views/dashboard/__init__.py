@@ -29,10 +29,7 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/")
 def index():
     return render_template(
-        "dashboard/index.html",
-        overview=dashboard_queries.overview(),
-        states=SyncState.ALL,
-        count_reuse_seconds=dashboard_queries.COUNT_REUSE_SECONDS,
+        "dashboard/index.html", overview=dashboard_queries.overview(), states=SyncState.ALL
     )
 
 
