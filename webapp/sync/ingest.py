@@ -556,21 +556,11 @@ def _insert_routed_if_new(dialect: str) -> Executable | None:
         .returning(issue.c.id)
         .cte("new_issue")
     )
-    given = {
-        "issue_id": new_issue.c.id,
-        "integration_id": integration_id,
-        "category_id": sa.bindparam("category_id", type_=link.c.category_id.type),
-        "state": sa.literal(lifecycle.PENDING, link.c.state.type),
-        "due_at": now,
-        "created_at": now,
-        "updated_at": now,
-    }
-    # The model's scalar defaults (origin, attempts, ...) as literals: SQLAlchemy
-    # fills defaults in only for the statement it executes, not one in a WITH.
-    given.update(
-        (c.name, sa.literal(c.default.arg, c.type))
-        for c in link.columns
-        if c.name not in given and c.default is not None and c.default.is_scalar
+    given = lifecycle.pending_link_columns(
+        new_issue.c.id,
+        integration_id,
+        sa.bindparam("category_id", type_=link.c.category_id.type),
+        now,
     )
     new_link = (
         link.insert()

@@ -38,7 +38,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, literal
 
 from ..extensions import db
 from ..models import Comment, Issue, SyncLink, SyncState, utcnow
@@ -164,6 +166,32 @@ def open_link_now(
 
 
 _INSERT_LINK = SyncLink.__table__.insert().returning(SyncLink.__table__.c.id)
+
+
+def pending_link_columns(
+    issue_id: ColumnElement, integration_id: ColumnElement, category_id: ColumnElement, now: Any
+) -> dict[str, ColumnElement]:
+    """The columns of a new pending link by name, as SQL expressions: for a
+    statement that writes the row itself (``ingest``'s one statement for a
+    new issue). The model's scalar defaults (origin, attempts, ...) are
+    included as literals: SQLAlchemy fills defaults in only for the statement
+    it executes, not for one inside a WITH."""
+    table = SyncLink.__table__
+    columns: dict[str, ColumnElement] = {
+        "issue_id": issue_id,
+        "integration_id": integration_id,
+        "category_id": category_id,
+        "state": literal(PENDING, table.c.state.type),
+        "due_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    columns.update(
+        (c.name, literal(c.default.arg, c.type))
+        for c in table.columns
+        if c.name not in columns and c.default is not None and c.default.is_scalar
+    )
+    return columns
 
 
 def check_open(event: str = "routed") -> None:
