@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from geo.geocode import ReverseGeocoder
 from integrations.base import Connector, NoteOut, RemoteRecord, Requester
@@ -111,9 +115,18 @@ class PushContext:
         events.record_for(self.link, kind, detail, level=level)
 
 
+# What every push reads of a link, loaded with it in one statement (instead of
+# one lazy load each).
+WITH_WHAT_A_PUSH_READS = (
+    joinedload(SyncLink.issue),
+    joinedload(SyncLink.integration),
+    joinedload(SyncLink.category),
+)
+
+
 def push_link(link_id: int) -> SyncLink:
     """Run every leg of the push that is not done yet. Raises on failure."""
-    link = db.session.get(SyncLink, link_id)
+    link = db.session.get(SyncLink, link_id, options=WITH_WHAT_A_PUSH_READS)
     if link is None:
         raise LinkNotFoundError(f"sync link {link_id} does not exist")
     if link.state not in (SyncState.PENDING, SyncState.FAILED, SyncState.ACKNOWLEDGED):
@@ -206,13 +219,32 @@ def _looked_up_meanwhile(ctx: PushContext) -> Iterator[Callable[[], RemoteRecord
         yield lambda: ctx.connector.find_by_external_id(issue.id)
         return
     requester = outbound.requester_of(issue, ctx.settings, ctx.request_type)
-    looks_up_requester = ctx.connector.looks_up_requester(requester)
-    lookup = ctx.lookup_connector
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"push-{link.id}") as lanes:
-        existing = lanes.submit(lookup.find_by_external_id, issue.id)
-        if looks_up_requester:
-            lanes.submit(_find_requester, ctx.connector, requester)
-        yield existing.result
+    lanes = _lookup_lanes()
+    started = [lanes.submit(ctx.lookup_connector.find_by_external_id, issue.id)]
+    if ctx.connector.looks_up_requester(requester):
+        started.append(lanes.submit(_find_requester, ctx.connector, requester))
+    try:
+        yield started[0].result
+    finally:
+        futures.wait(started)
+
+
+_LANES: dict[int, ThreadPoolExecutor] = {}  # by process id
+_LANES_LOCK = threading.Lock()
+
+
+def _lookup_lanes() -> ThreadPoolExecutor:
+    """The threads that make a push's lookups beside its geocode, kept for the
+    process (starting two threads per push cost ~0.5 ms of CPU); a forked
+    work horse, which inherits no thread, starts its own."""
+    pid = os.getpid()
+    with _LANES_LOCK:
+        lanes = _LANES.get(pid)
+        if lanes is None:
+            lanes = _LANES[pid] = ThreadPoolExecutor(
+                max_workers=4, thread_name_prefix="push-lookup"
+            )
+        return lanes
 
 
 def _find_requester(connector: Connector, requester: Requester) -> None:

@@ -33,7 +33,7 @@ from integrations.errors import RateLimitedError
 from ..extensions import db
 from ..models import SyncLink, SyncState, utcnow
 from . import events, jobs, leases, lifecycle, vendors
-from .push import CreateSettling, push_link
+from .push import WITH_WHAT_A_PUSH_READS, CreateSettling, push_link
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,8 @@ def run_push(link_id: int) -> str:
         return "another job holds this link's lease; it does the work"
     retry_now = released = False
     try:
-        link = db.session.get(SyncLink, link_id)  # read after the claim's commit: current
+        # Read after the claim's commit: current (push_link finds it loaded).
+        link = db.session.get(SyncLink, link_id, options=WITH_WHAT_A_PUSH_READS)
         if link.due_at is not None and link.due_at > utcnow():
             return f"not due until {link.due_at:%H:%M:%S} (backing off)"
         with leases.Keeper(lifecycle.lease_renewer(link_id, owner, seconds), seconds, str(link_id)):
