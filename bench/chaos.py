@@ -387,21 +387,22 @@ def psycopg_url(url: str) -> str:
 
 
 @contextlib.contextmanager
-def scratch_database(options: ChaosOptions) -> Iterator[tuple[str, bool]]:
-    """(url, created): ``--database-url`` as given, else a new database that is
-    dropped on exit (WITH FORCE: SIGKILLed workers leave sessions behind)."""
-    if options.database_url:
-        yield options.database_url, False
+def scratch_database(admin_url: str, prefix: str, given: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database, dropped on exit (WITH FORCE: killed workers
+    leave sessions behind); ``given`` is used as it is and left in place.
+    (Every bench's, through ``bench.services``.)"""
+    if given:
+        yield given
         return
-    admin = psycopg_url(options.admin_database_url)
-    name = f"crosswalk_chaos_{secrets.token_hex(5)}"
+    admin = psycopg_url(admin_url)
+    name = f"{prefix}_{secrets.token_hex(5)}"
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as exc:
         raise BenchError(f"PostgreSQL at {admin}: {exc}") from None
     try:
-        yield urlunsplit(urlsplit(admin)._replace(path=f"/{name}")), True
+        yield urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
     finally:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -784,7 +785,10 @@ def start_everything(stack: contextlib.ExitStack, options: ChaosOptions) -> Runn
     """Database, Redis, simulators, proxy, Crosswalk installed: each undone by
     ``stack`` in reverse order (the workers die before their database)."""
     home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="crosswalk-chaos-")))
-    database_url, created = stack.enter_context(scratch_database(options))
+    database_url = stack.enter_context(
+        scratch_database(options.admin_database_url, "crosswalk_chaos", options.database_url)
+    )
+    created = not options.database_url
     redis_url = stack.enter_context(claimed_redis(options.redis_url))
     sims = stack.enter_context(
         start_simulators(

@@ -1,5 +1,6 @@
-"""What the throughput benches share: a scratch PostgreSQL database, a claimed
-Redis database, ``crosswalk`` installed as an operator installs it, worker
+"""What the throughput benches share (some of it with the chaos bench, where
+it was first written): a scratch PostgreSQL database, a claimed Redis
+database, ``crosswalk`` installed as an operator installs it, worker
 processes, and the CPU time processes used (from ``/proc``, Linux).
 
 Loopback only: every URL is checked, and everything started is stopped and
@@ -15,12 +16,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
@@ -32,6 +30,7 @@ from bench.chaos import (  # noqa: E402
     claimed_redis,
     marked_processes,
     psycopg_url,
+    scratch_database,
     sigkill,
 )
 
@@ -67,27 +66,6 @@ def check_loopback(*urls: str | None) -> None:
     for url in urls:
         if url and urlsplit(url).hostname not in LOOPBACK:
             raise BenchError(f"{url}: loopback only")
-
-
-@contextlib.contextmanager
-def scratch_database(admin_url: str, prefix: str, given: str | None = None) -> Iterator[str]:
-    """A new PostgreSQL database, dropped on exit (WITH FORCE: killed workers
-    leave sessions behind); ``given`` is used as it is and left in place."""
-    if given:
-        yield given
-        return
-    admin = psycopg_url(admin_url)
-    name = f"{prefix}_{secrets.token_hex(5)}"
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as exc:
-        raise BenchError(f"PostgreSQL at {admin}: {exc}") from None
-    try:
-        yield urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def crosswalk_env(
