@@ -516,35 +516,44 @@ def acknowledgment_messages(config: dict) -> set[str]:
     return found
 
 
-def worker_env(options: ChaosOptions, database_url: str, redis_url: str, home: Path) -> dict:
-    """Only the environment configures Crosswalk, as in production. Coverage is
-    kept out: a process SIGKILLed while saving its data leaves a torn file
-    that breaks ``coverage combine`` in ``make test``."""
+def crosswalk_env(
+    database_url: str, redis_url: str | None, home: Path, secrets_env: dict[str, str]
+) -> dict[str, str]:
+    """The environment of a ``crosswalk`` process: only the environment
+    configures it, as in production. Coverage is kept out: a process SIGKILLed
+    while saving its data leaves a torn file that breaks ``coverage combine``
+    in ``make test``. (Every bench's, through ``bench.services``.)"""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     env.update(
         {
             "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
             "SECRET_KEY": secrets.token_hex(16),
-            "SCF_TOKEN": SCF_TOKEN,
-            "CG_USER": CG_USER,
-            "CG_PASSWORD": CG_PASSWORD,
             "CROSSWALK_INSTANCE": str(home / "instance"),
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",
             MARKER: secrets.token_hex(8),
-            **options.engine_env,
+            **secrets_env,
         }
     )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def worker_env(options: ChaosOptions, database_url: str, redis_url: str, home: Path) -> dict:
+    secrets_env = {"SCF_TOKEN": SCF_TOKEN, "CG_USER": CG_USER, "CG_PASSWORD": CG_PASSWORD}
+    env = crosswalk_env(database_url, redis_url, home, {**secrets_env, **options.engine_env})
     if options.crosswalk_root is not None:
         root = str(options.crosswalk_root.resolve())
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     return env
 
 
-def crosswalk_cli(env: dict, cwd: Path, *args: str) -> str:
+def run_crosswalk(env: dict[str, str], cwd: Path, *args: str, timeout: float = 300) -> str:
+    """One ``crosswalk`` command; its output, or BenchError with its last lines.
+    (Every bench's, through ``bench.services``.)"""
     result = subprocess.run(
-        [CROSSWALK, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=180
+        [CROSSWALK, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
@@ -554,12 +563,12 @@ def crosswalk_cli(env: dict, cwd: Path, *args: str) -> str:
 
 def install_crosswalk(env: dict, home: Path, config: dict, *, empty: bool) -> None:
     """``crosswalk db upgrade`` and ``crosswalk config load``, as an operator would."""
-    crosswalk_cli(env, home, "db", "upgrade")
+    run_crosswalk(env, home, "db", "upgrade", timeout=180)
     if empty:
         empty_tables(env["DATABASE_URL"])
     path = home / "agency.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    crosswalk_cli(env, home, "config", "load", str(path))
+    run_crosswalk(env, home, "config", "load", str(path), timeout=180)
 
 
 def engine_label(options: ChaosOptions) -> str:

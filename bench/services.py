@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -25,16 +24,18 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench.chaos import (  # noqa: E402
+    CROSSWALK,
     MARKER,
     BenchError,
     claimed_redis,
+    crosswalk_env,
     marked_processes,
     psycopg_url,
+    run_crosswalk,
     scratch_database,
     sigkill,
 )
 
-CROSSWALK = str(Path(sys.executable).with_name("crosswalk"))
 ADMIN_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -66,40 +67,6 @@ def check_loopback(*urls: str | None) -> None:
     for url in urls:
         if url and urlsplit(url).hostname not in LOOPBACK:
             raise BenchError(f"{url}: loopback only")
-
-
-def crosswalk_env(
-    database_url: str, redis_url: str | None, home: Path, secrets_env: dict[str, str]
-) -> dict[str, str]:
-    """The environment of a ``crosswalk`` process: only the environment
-    configures it, as in production. Coverage is kept out (a killed process
-    leaves a torn data file)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
-    env.update(
-        {
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": secrets.token_hex(16),
-            "CROSSWALK_INSTANCE": str(home / "instance"),
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-            MARKER: secrets.token_hex(8),
-            **secrets_env,
-        }
-    )
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    return env
-
-
-def run_crosswalk(env: dict[str, str], cwd: Path, *args: str) -> str:
-    """One ``crosswalk`` command; its output, or BenchError with its last lines."""
-    result = subprocess.run(
-        [CROSSWALK, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
-    )
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
-        raise BenchError(f"crosswalk {' '.join(args)} failed: " + " / ".join(tail))
-    return result.stdout.strip()
 
 
 def cpu_seconds(pids: list[int]) -> float:
