@@ -300,6 +300,24 @@ class ChaosCounts:
     flushed_at: float | None = None  # seconds into the faults
 
 
+def spawn_logged(
+    command: list[str], env: dict[str, str], cwd: Path, log_path: Path
+) -> subprocess.Popen:
+    """``command`` in a session of its own (a Ctrl-C in the terminal reaches
+    the bench only, and a SIGKILL of the worker no process of the bench), its
+    output appended to ``log_path``. (Every bench's, through ``bench.services``.)"""
+    with log_path.open("ab") as log:  # the child has its own copy of the descriptor
+        return subprocess.Popen(
+            command,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 class WorkerPool:
     """N ``crosswalk worker`` processes, each in its own session (a Ctrl-C in
     the terminal reaches the bench only; the bench kills them itself)."""
@@ -314,18 +332,8 @@ class WorkerPool:
 
     def start_one(self) -> None:
         self._started += 1
-        log = (self.log_dir / f"worker-{self._started:03d}.log").open("ab")
-        with log:  # the child has its own copy of the descriptor
-            process = subprocess.Popen(
-                [CROSSWALK, "worker"],
-                env=self.env,
-                cwd=self.cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.workers.append(process)
+        log_path = self.log_dir / f"worker-{self._started:03d}.log"
+        self.workers.append(spawn_logged([CROSSWALK, "worker"], self.env, self.cwd, log_path))
 
     def fill(self) -> None:
         """Restart workers that died: killed by the bench, or on their own."""

@@ -34,6 +34,7 @@ from bench.chaos import (  # noqa: E402
     run_crosswalk,
     scratch_database,
     sigkill,
+    spawn_logged,
 )
 
 ADMIN_DATABASE_URL = os.environ.get(
@@ -124,19 +125,8 @@ class Workers:
 
     def start(self) -> None:
         for n in range(self.count):
-            log = (self.log_dir / f"{Path(self.command[0]).name}-{n + 1}.log").open("ab")
-            with log:  # the child has its own copy of the descriptor
-                self.processes.append(
-                    subprocess.Popen(
-                        self.command,
-                        env=self.env,
-                        cwd=self.cwd,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
+            log_path = self.log_dir / f"{Path(self.command[0]).name}-{n + 1}.log"
+            self.processes.append(spawn_logged(self.command, self.env, self.cwd, log_path))
 
     @property
     def pids(self) -> list[int]:
