@@ -196,16 +196,17 @@ def create_remote(ctx: PushContext) -> None:
 @contextlib.contextmanager
 def _looked_up_meanwhile(ctx: PushContext) -> Iterator[Callable[[], RemoteRecord | None]]:
     """While the block geocodes, the two reads of the create leg that need
-    nothing the geocode answers run beside it, each in a thread and on an
-    HTTP session of its own: the request by our external id (on a second
-    connector of the integration, kept per worker like the first) and the
-    requester by email (on the connector; only a head start: the connector
-    remembers what it found, and the create looks it up itself if it did not
-    — a lookup that failed here is simply done again there). Three vendor
-    calls, one wait: two calls' waits less per push.
+    nothing the geocode answers run beside it, on the process's lookup
+    threads (``_lookup_lanes``) and each on an HTTP session of its own: the
+    request by our external id (on a second connector of the integration,
+    kept per worker like the first) and the requester by email (on the
+    connector; only a head start: the connector remembers what it found, and
+    the create looks it up itself if it did not — a lookup that failed here
+    is simply done again there). Three vendor calls, one wait: two calls'
+    waits less per push.
 
     Yields what answers the lookup by external id, once the block is over:
-    both threads are joined by then, before the caller uses the connector
+    both lookups have finished by then, before the caller uses the connector
     again, and a lookup that failed raises its error there. Without a
     geocode to wait for, the lookup is simply made then."""
     link, issue = ctx.link, ctx.issue
